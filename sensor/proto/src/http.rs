@@ -1,0 +1,1 @@
+//! http parser (being written)
