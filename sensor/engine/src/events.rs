@@ -1,0 +1,387 @@
+//! EVE event bodies (`dns`, `tls`, `http`, `flow`, `alert`) with Suricata's field names.
+
+use std::borrow::Cow;
+
+use serde::Serialize;
+use tapir_intel::{Indicator, IndicatorKind};
+use tapir_proto::dns::{self, DnsAnswer, DnsMessage};
+use tapir_proto::http::{HttpRequest, HttpResponse};
+use tapir_proto::tls;
+
+use crate::app::TlsInfo;
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+#[derive(Serialize)]
+pub struct DnsQueryOut<'a> {
+    pub rrname: &'a str,
+    pub rrtype: Cow<'static, str>,
+}
+
+#[derive(Serialize)]
+pub struct DnsAnswerOut<'a> {
+    pub rrname: &'a str,
+    pub rrtype: Cow<'static, str>,
+    pub ttl: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rdata: Option<&'a str>,
+}
+
+/// Suricata 8's `dns` v3 record: one per DNS message, `type` request or response.
+#[derive(Serialize)]
+pub struct DnsBody<'a> {
+    pub version: u8,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub id: u16,
+    pub flags: String,
+    #[serde(skip_serializing_if = "is_false")]
+    pub qr: bool,
+    #[serde(skip_serializing_if = "is_false")]
+    pub aa: bool,
+    #[serde(skip_serializing_if = "is_false")]
+    pub tc: bool,
+    #[serde(skip_serializing_if = "is_false")]
+    pub rd: bool,
+    #[serde(skip_serializing_if = "is_false")]
+    pub ra: bool,
+    #[serde(skip_serializing_if = "is_false")]
+    pub z: bool,
+    pub opcode: u8,
+    pub rcode: Cow<'static, str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub queries: Vec<DnsQueryOut<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub answers: Vec<DnsAnswerOut<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub authorities: Vec<DnsAnswerOut<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub additionals: Vec<DnsAnswerOut<'a>>,
+}
+
+fn answers(list: &[DnsAnswer]) -> Vec<DnsAnswerOut<'_>> {
+    list.iter()
+        .map(|a| DnsAnswerOut {
+            rrname: &a.rrname,
+            rrtype: dns::rrtype_name(a.rrtype),
+            ttl: a.ttl,
+            rdata: a.rdata.as_deref(),
+        })
+        .collect()
+}
+
+impl<'a> DnsBody<'a> {
+    pub fn new(m: &'a DnsMessage) -> Self {
+        DnsBody {
+            version: 3,
+            kind: if m.qr { "response" } else { "request" },
+            id: m.id,
+            flags: format!("{:x}", m.flags),
+            qr: m.qr,
+            aa: m.aa,
+            tc: m.tc,
+            rd: m.rd,
+            ra: m.ra,
+            z: m.z,
+            opcode: m.opcode,
+            rcode: dns::rcode_name(m.rcode),
+            queries: m
+                .queries
+                .iter()
+                .map(|q| DnsQueryOut {
+                    rrname: &q.rrname,
+                    rrtype: dns::rrtype_name(q.rrtype),
+                })
+                .collect(),
+            answers: answers(&m.answers),
+            authorities: answers(&m.authorities),
+            additionals: answers(&m.additionals),
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct Ja3Out<'a> {
+    pub hash: &'a str,
+    pub string: &'a str,
+}
+
+/// Suricata's `tls` record.
+#[derive(Serialize, Default)]
+pub struct TlsBody<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issuerdn: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub serial: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sni: Option<&'a str>,
+    pub version: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notbefore: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notafter: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subjectaltname: Option<&'a [String]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ja3: Option<Ja3Out<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ja3s: Option<Ja3Out<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ja4: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_alpns: Option<&'a [String]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_alpns: Option<[&'a str; 1]>,
+}
+
+impl<'a> TlsBody<'a> {
+    pub fn new(i: &'a TlsInfo) -> Self {
+        let version = match (&i.server_hello, &i.client_hello) {
+            (Some(sh), _) => tls::version_name(sh.version()),
+            (None, Some(ch)) => tls::version_name(ch.version()),
+            (None, None) => "UNDETERMINED",
+        };
+        let mut b = TlsBody {
+            version,
+            ..TlsBody::default()
+        };
+        if let Some(ch) = &i.client_hello {
+            b.sni = ch.sni.as_deref();
+            b.ja3 = Some(Ja3Out {
+                hash: &ch.ja3_hash,
+                string: &ch.ja3_string,
+            });
+            b.ja4 = Some(&ch.ja4);
+            b.client_alpns = (!ch.alpns.is_empty()).then_some(ch.alpns.as_slice());
+        }
+        if let Some(sh) = &i.server_hello {
+            b.ja3s = Some(Ja3Out {
+                hash: &sh.ja3s_hash,
+                string: &sh.ja3s_string,
+            });
+            b.server_alpns = sh.alpn.as_deref().map(|a| [a]);
+        }
+        if let Some(c) = &i.leaf {
+            b.subject = Some(&c.subject);
+            b.issuerdn = Some(&c.issuerdn);
+            b.serial = Some(&c.serial);
+            b.fingerprint = Some(&c.fingerprint);
+            b.notbefore = Some(&c.notbefore);
+            b.notafter = Some(&c.notafter);
+            b.subjectaltname =
+                (!c.subjectaltname.is_empty()).then_some(c.subjectaltname.as_slice());
+        }
+        b
+    }
+}
+
+/// Suricata's `http` record: one per transaction (request and, when seen, its response).
+#[derive(Serialize, Default)]
+pub struct HttpBody<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hostname: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_port: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_user_agent: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_content_type: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_refer: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_method: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redirect: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub length: Option<u64>,
+}
+
+impl<'a> HttpBody<'a> {
+    pub fn new(req: Option<&'a HttpRequest>, resp: Option<&'a HttpResponse>) -> Self {
+        let mut b = HttpBody::default();
+        if let Some(r) = req {
+            b.hostname = r.hostname.as_deref();
+            b.http_port = r.port;
+            b.url = Some(&r.uri);
+            b.http_user_agent = r.user_agent.as_deref();
+            b.http_refer = r.referer.as_deref();
+            b.http_method = Some(&r.method);
+            b.protocol = Some(&r.protocol);
+        }
+        if let Some(r) = resp {
+            b.status = Some(r.status);
+            b.redirect = r.location.as_deref();
+            b.http_content_type = r.content_type.as_deref();
+            b.length = r.content_length;
+            if b.protocol.is_none() {
+                b.protocol = Some(&r.protocol);
+            }
+        } else if let Some(r) = req {
+            b.http_content_type = r.content_type.as_deref();
+        }
+        b
+    }
+}
+
+/// Suricata's `flow` record.
+#[derive(Serialize)]
+pub struct FlowBody {
+    pub pkts_toserver: u64,
+    pub pkts_toclient: u64,
+    pub bytes_toserver: u64,
+    pub bytes_toclient: u64,
+    pub start: String,
+    pub end: String,
+    pub age: u64,
+    pub state: &'static str,
+    pub reason: &'static str,
+    pub alerted: bool,
+}
+
+/// Suricata's `tcp` record on flow events.
+#[derive(Serialize)]
+pub struct TcpBody {
+    pub tcp_flags: String,
+    pub tcp_flags_ts: String,
+    pub tcp_flags_tc: String,
+    #[serde(skip_serializing_if = "is_false")]
+    pub syn: bool,
+    #[serde(skip_serializing_if = "is_false")]
+    pub fin: bool,
+    #[serde(skip_serializing_if = "is_false")]
+    pub rst: bool,
+    #[serde(skip_serializing_if = "is_false")]
+    pub psh: bool,
+    #[serde(skip_serializing_if = "is_false")]
+    pub ack: bool,
+    #[serde(skip_serializing_if = "is_false")]
+    pub urg: bool,
+    pub state: &'static str,
+}
+
+/// Where an indicator matched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MatchField {
+    SrcIp,
+    DestIp,
+    DnsRrname,
+    TlsSni,
+    HttpHostname,
+    TlsJa3,
+    TlsJa4,
+}
+
+impl MatchField {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MatchField::SrcIp => "src_ip",
+            MatchField::DestIp => "dest_ip",
+            MatchField::DnsRrname => "dns.rrname",
+            MatchField::TlsSni => "tls.sni",
+            MatchField::HttpHostname => "http.hostname",
+            MatchField::TlsJa3 => "tls.ja3.hash",
+            MatchField::TlsJa4 => "tls.ja4",
+        }
+    }
+
+    /// Signature ids in a range of our own (Suricata leaves 1000000-1999999 to local rules).
+    pub fn signature_id(self) -> u64 {
+        match self {
+            MatchField::SrcIp | MatchField::DestIp => 1_610_001,
+            MatchField::DnsRrname => 1_610_002,
+            MatchField::TlsSni => 1_610_003,
+            MatchField::HttpHostname => 1_610_004,
+            MatchField::TlsJa3 => 1_610_005,
+            MatchField::TlsJa4 => 1_610_006,
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct IndicatorOut<'a> {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub value: &'a str,
+    pub source: &'a str,
+    pub line: u32,
+    pub matched_field: &'static str,
+    pub matched_value: &'a str,
+}
+
+#[derive(Serialize)]
+pub struct AlertContext<'a> {
+    pub indicator: IndicatorOut<'a>,
+}
+
+#[derive(Serialize)]
+pub struct AlertMetadata {
+    pub indicator_type: [&'static str; 1],
+    pub matched_field: [&'static str; 1],
+}
+
+/// Suricata's `alert` record for an intel match.
+#[derive(Serialize)]
+pub struct AlertBody<'a> {
+    pub action: &'static str,
+    pub gid: u32,
+    pub signature_id: u64,
+    pub rev: u32,
+    pub signature: String,
+    pub category: &'static str,
+    pub severity: u8,
+    pub metadata: AlertMetadata,
+    pub context: AlertContext<'a>,
+}
+
+impl<'a> AlertBody<'a> {
+    pub fn intel(ind: &'a Indicator, field: MatchField, matched: &'a str) -> Self {
+        let kind = ind.kind.as_str();
+        let what = match ind.kind {
+            IndicatorKind::Ip => "IP",
+            IndicatorKind::Domain => "domain",
+            IndicatorKind::Ja3 => "JA3",
+            IndicatorKind::Ja4 => "JA4",
+        };
+        AlertBody {
+            action: "allowed",
+            gid: 1,
+            signature_id: field.signature_id(),
+            rev: 1,
+            signature: format!(
+                "TAPIR INTEL {what} {} in {} ({}:{})",
+                ind.value,
+                field.as_str(),
+                ind.source,
+                ind.line
+            ),
+            category: "Threat Intelligence Indicator Match",
+            severity: 2,
+            metadata: AlertMetadata {
+                indicator_type: [kind],
+                matched_field: [field.as_str()],
+            },
+            context: AlertContext {
+                indicator: IndicatorOut {
+                    kind,
+                    value: &ind.value,
+                    source: &ind.source,
+                    line: ind.line,
+                    matched_field: field.as_str(),
+                    matched_value: matched,
+                },
+            },
+        }
+    }
+}

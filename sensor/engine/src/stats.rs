@@ -1,0 +1,82 @@
+//! Run counters. Bumped as plain integers on the hot path (one engine per thread), summed at the end.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// What the engine counted.
+#[derive(Debug, Default, Clone)]
+pub struct Stats {
+    pub packets: u64,
+    /// Sum of wire lengths (`frame.len`).
+    pub bytes: u64,
+    pub non_ip: u64,
+    /// Malformed packets by reason (`ipv4_truncated`, ...).
+    pub decode_errors: BTreeMap<&'static str, u64>,
+    pub fragments: u64,
+    pub flows: u64,
+    pub flows_forced: u64,
+    pub events: BTreeMap<&'static str, u64>,
+    pub alerts: u64,
+    /// App-layer parse failures by protocol (`tls`, `dns`, `http`).
+    pub app_errors: BTreeMap<&'static str, u64>,
+    pub tcp_gaps: u64,
+    pub tcp_retransmitted_bytes: u64,
+    pub tcp_ooo_dropped: u64,
+    pub tcp_depth_reached: u64,
+}
+
+impl Stats {
+    pub fn decode_error(&mut self, reason: &'static str) {
+        *self.decode_errors.entry(reason).or_insert(0) += 1;
+    }
+    pub fn decode_error_total(&self) -> u64 {
+        self.decode_errors.values().sum()
+    }
+    pub fn event(&mut self, kind: &'static str) {
+        *self.events.entry(kind).or_insert(0) += 1;
+    }
+    pub fn event_total(&self) -> u64 {
+        self.events.values().sum()
+    }
+    pub fn app_error(&mut self, proto: &'static str) {
+        *self.app_errors.entry(proto).or_insert(0) += 1;
+    }
+    /// Adds another engine's counters (used when several workers finish).
+    pub fn merge(&mut self, o: &Stats) {
+        self.packets += o.packets;
+        self.bytes += o.bytes;
+        self.non_ip += o.non_ip;
+        for (k, v) in &o.decode_errors {
+            *self.decode_errors.entry(k).or_insert(0) += v;
+        }
+        self.fragments += o.fragments;
+        self.flows += o.flows;
+        self.flows_forced += o.flows_forced;
+        for (k, v) in &o.events {
+            *self.events.entry(k).or_insert(0) += v;
+        }
+        self.alerts += o.alerts;
+        for (k, v) in &o.app_errors {
+            *self.app_errors.entry(k).or_insert(0) += v;
+        }
+        self.tcp_gaps += o.tcp_gaps;
+        self.tcp_retransmitted_bytes += o.tcp_retransmitted_bytes;
+        self.tcp_ooo_dropped += o.tcp_ooo_dropped;
+        self.tcp_depth_reached += o.tcp_depth_reached;
+    }
+}
+
+impl fmt::Display for Stats {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "packets={} bytes={} flows={} events={} alerts={} decode_errors={}",
+            self.packets,
+            self.bytes,
+            self.flows,
+            self.event_total(),
+            self.alerts,
+            self.decode_error_total()
+        )
+    }
+}
