@@ -625,7 +625,7 @@ fn dns_messages_match_tshark() {
                 .into_iter()
                 .flatten()
                 .filter_map(Value::as_u64)
-                .map(|n| tapir_proto_rrtype(n))
+                .map(tapir_proto_rrtype)
                 .collect();
             let idx = dns.iter().enumerate().position(|(i, e)| {
                 !used[i]

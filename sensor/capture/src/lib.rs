@@ -6,7 +6,7 @@
 //! mixes them is refused by libpcap with its own message).
 //!
 //! A capture cut short in the middle of a record is not an error that loses what came before:
-//! [`PcapFile::next`] hands out every whole record and then reports [`CaptureError::Truncated`]
+//! [`PcapFile::next_packet`] hands out every whole record and then reports [`CaptureError::Truncated`]
 //! with the number of records read, so the caller can warn and go on.
 
 #![forbid(unsafe_code)]
@@ -102,7 +102,7 @@ impl PcapFile {
     /// # Errors
     /// [`CaptureError::Truncated`] when the file ends inside a record; after an error every
     /// further call returns `Ok(None)`.
-    pub fn next(&mut self) -> Result<Option<RawPacket<'_>>, CaptureError> {
+    pub fn next_packet(&mut self) -> Result<Option<RawPacket<'_>>, CaptureError> {
         if self.finished {
             return Ok(None);
         }
@@ -188,12 +188,12 @@ mod tests {
         let p = temp("ok.pcap", &tiny_pcap());
         let mut f = PcapFile::open(&p).expect("open");
         assert_eq!(f.datalink(), 1);
-        let r = f.next().expect("read").expect("record");
+        let r = f.next_packet().expect("read").expect("record");
         assert_eq!(r.ts_us, 1_700_000_000_000_250);
         assert_eq!(r.wire_len, 60);
         assert_eq!(r.data.len(), 14);
-        assert!(f.next().expect("read").is_some());
-        assert!(f.next().expect("end").is_none());
+        assert!(f.next_packet().expect("read").is_some());
+        assert!(f.next_packet().expect("end").is_none());
         assert_eq!(f.records(), 2);
         let _ = std::fs::remove_file(p);
     }
@@ -204,12 +204,12 @@ mod tests {
         bytes.truncate(bytes.len() - 5);
         let p = temp("cut.pcap", &bytes);
         let mut f = PcapFile::open(&p).expect("open");
-        assert!(f.next().expect("first record").is_some());
-        match f.next() {
+        assert!(f.next_packet().expect("first record").is_some());
+        match f.next_packet() {
             Err(CaptureError::Truncated { records, .. }) => assert_eq!(records, 1),
             other => panic!("expected truncation, got {other:?}"),
         }
-        assert!(f.next().expect("after error").is_none());
+        assert!(f.next_packet().expect("after error").is_none());
         let _ = std::fs::remove_file(p);
     }
 

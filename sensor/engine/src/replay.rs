@@ -60,7 +60,7 @@ pub fn replay(
     let mut pcap_cnt = 0u64;
     for (mut file, link) in files {
         loop {
-            match file.next() {
+            match file.next_packet() {
                 Ok(Some(pkt)) => {
                     pcap_cnt += 1;
                     engine.process(link, &pkt, pcap_cnt);

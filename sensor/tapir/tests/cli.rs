@@ -1,0 +1,186 @@
+//! The `tapir replay` command as a user runs it: exit codes, messages, the summary line, and
+//! the demo capture against the demo intel.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn tapir(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tapir"))
+        .args(args)
+        .output()
+        .expect("run tapir")
+}
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn temp(name: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("tapir-cli-{}-{name}", std::process::id()))
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn missing_capture_is_a_one_line_error_naming_it() {
+    let o = tapir(&["replay", "/nonexistent/dir/capture.pcap"]);
+    assert!(!o.status.success());
+    let e = stderr(&o);
+    assert_eq!(e.lines().count(), 1, "{e}");
+    assert!(e.contains("/nonexistent/dir/capture.pcap"), "{e}");
+    assert!(o.stdout.is_empty());
+}
+
+#[test]
+fn garbage_and_empty_files_are_refused_before_any_output() {
+    let garbage = temp("garbage.pcap");
+    std::fs::write(&garbage, b"GET / HTTP/1.1\r\nHost: not-a-capture\r\n\r\n").expect("write");
+    let empty = temp("empty.pcap");
+    std::fs::write(&empty, b"").expect("write");
+    for p in [&garbage, &empty] {
+        let ps = p.to_str().expect("utf8 path");
+        // The bad file comes second: nothing of the first may be written either.
+        let demo = write_demo("garbage");
+        let o = tapir(&["replay", demo.to_str().expect("path"), ps]);
+        assert!(!o.status.success(), "{ps} accepted");
+        assert!(stderr(&o).contains(ps), "{}", stderr(&o));
+        assert!(o.stdout.is_empty(), "output written before the error");
+    }
+    let _ = std::fs::remove_file(garbage);
+    let _ = std::fs::remove_file(empty);
+}
+
+/// Each test writes its own copy: tests run in parallel.
+fn write_demo(tag: &str) -> PathBuf {
+    let p = temp(&format!("demo-{tag}.pcap"));
+    tapir_gen_demo::write_demo(&p).expect("generate demo");
+    p
+}
+
+/// The summary line's fields, as `key=value` pairs.
+fn summary(e: &str) -> std::collections::HashMap<String, String> {
+    let line = e
+        .lines()
+        .rev()
+        .find(|l| l.contains("packets="))
+        .unwrap_or_else(|| panic!("no summary line in {e}"));
+    line.split_whitespace()
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+#[test]
+fn cut_short_capture_is_processed_to_the_cut_with_a_warning() {
+    let demo = write_demo("cut");
+    let bytes = std::fs::read(&demo).expect("read");
+    let cut = temp("cut.pcap");
+    // Cut inside the last record.
+    std::fs::write(&cut, &bytes[..bytes.len() - 10]).expect("write");
+    let o = tapir(&["replay", cut.to_str().expect("path")]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let e = stderr(&o);
+    assert!(
+        e.contains("warning") && e.contains("cut short after 139 records"),
+        "{e}"
+    );
+    assert_eq!(summary(&e)["packets"], "139");
+    let _ = std::fs::remove_file(cut);
+}
+
+#[test]
+fn demo_replay_prints_events_alerts_and_a_summary() {
+    let demo = write_demo("replay");
+    let eve = temp("eve.json");
+    let intel = repo().join("rules/intel");
+    let o = tapir(&[
+        "replay",
+        "--intel",
+        intel.to_str().expect("path"),
+        "--eve",
+        eve.to_str().expect("path"),
+        demo.to_str().expect("path"),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(o.stdout.is_empty(), "--eve FILE must keep stdout clean");
+    let s = summary(&stderr(&o));
+    for k in [
+        "packets",
+        "bytes",
+        "flows",
+        "events",
+        "alerts",
+        "decode_errors",
+        "elapsed",
+        "rate",
+    ] {
+        assert!(s.contains_key(k), "summary lacks {k}: {s:?}");
+    }
+    assert_eq!(s["packets"], "140");
+    assert_eq!(s["decode_errors"], "0");
+    let text = std::fs::read_to_string(&eve).expect("eve");
+    let events: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect();
+    assert_eq!(s["events"], events.len().to_string());
+    let fields: std::collections::HashSet<String> = events
+        .iter()
+        .filter(|e| e["event_type"] == "alert")
+        .filter_map(|e| {
+            e["alert"]["context"]["indicator"]["matched_field"]
+                .as_str()
+                .map(str::to_string)
+        })
+        .collect();
+    // Every kind of list in rules/intel fires on the capture built to exercise it.
+    for f in [
+        "dns.rrname",
+        "tls.sni",
+        "http.hostname",
+        "tls.ja3.hash",
+        "tls.ja4",
+        "dest_ip",
+    ] {
+        assert!(fields.contains(f), "no alert on {f}: {fields:?}");
+    }
+    // The parent-domain entry evil-updates.test matches update.evil-updates.test.
+    assert!(events
+        .iter()
+        .any(
+            |e| e["alert"]["context"]["indicator"]["value"] == "evil-updates.test"
+                && e["alert"]["context"]["indicator"]["matched_value"]
+                    == "update.evil-updates.test"
+        ));
+    let _ = std::fs::remove_file(eve);
+}
+
+#[test]
+fn bad_intel_lines_warn_with_file_and_line_and_the_rest_loads() {
+    let dir = temp("intel");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    std::fs::write(
+        dir.join("domains.txt"),
+        "# demo\nc2.badcdn.example\nbad..name\n",
+    )
+    .expect("write");
+    let demo = write_demo("intel");
+    let o = tapir(&[
+        "replay",
+        "--intel",
+        dir.to_str().expect("path"),
+        demo.to_str().expect("path"),
+    ]);
+    assert!(o.status.success());
+    let e = stderr(&o);
+    assert!(e.contains("domains.txt:3"), "{e}");
+    assert!(e.contains("1 indicators loaded"), "{e}");
+    let n_alerts: usize = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .filter(|l| l.contains("\"event_type\":\"alert\""))
+        .count();
+    assert!(n_alerts >= 2, "the good line must still match");
+    let _ = std::fs::remove_dir_all(dir);
+}
