@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Installs what building tapir needs on Debian/Ubuntu: a C toolchain, pkg-config and the
-# libpcap headers. Without libpcap-dev the `pcap` crate still passes `cargo check` and only
+# Installs what building tapir needs on Debian/Ubuntu: a C toolchain, pkg-config, the libpcap
+# headers and Hyperscan (libhs, for payload patterns). Without libpcap-dev the `pcap` crate still passes `cargo check` and only
 # fails at link time with "unable to find library -lpcap".
 set -euo pipefail
 need=()
-for p in build-essential pkg-config libpcap-dev; do
+for p in build-essential pkg-config libpcap-dev libhyperscan-dev; do
     dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then
