@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building tapir needs on Debian/Ubuntu: a C toolchain, pkg-config, the libpcap
-# headers and Hyperscan (libhs, for payload patterns). Without libpcap-dev the `pcap` crate still passes `cargo check` and only
-# fails at link time with "unable to find library -lpcap".
+# headers and Hyperscan (libhs, for payload patterns). Without libpcap-dev the `pcap` crate
+# still passes `cargo check` and only fails at link time with "unable to find library -lpcap".
 set -euo pipefail
 need=()
 for p in build-essential pkg-config libpcap-dev libhyperscan-dev; do

@@ -22,7 +22,12 @@ fn intel(c: &mut Criterion) {
     let mut b = IntelDb::builder();
     let mut seed = 42u64;
     for i in 0..200_000u32 {
-        let _ = b.add_line(IndicatorKind::Domain, &format!("d{:x}.example{}.com", splitmix(&mut seed), i % 97), &src, i);
+        let _ = b.add_line(
+            IndicatorKind::Domain,
+            &format!("d{:x}.example{}.com", splitmix(&mut seed), i % 97),
+            &src,
+            i,
+        );
     }
     for i in 0..100_000u32 {
         let r = splitmix(&mut seed);
@@ -37,7 +42,11 @@ fn intel(c: &mut Criterion) {
         b.iter(|| black_box(db.match_domain(black_box("Www.Some-Host.Example.ORG."))))
     });
     g.bench_function("domain_hit_parent", |b| {
-        let name = db.iter().find(|i| i.kind == IndicatorKind::Domain).map(|i| format!("a.b.{}", i.value)).expect("domain");
+        let name = db
+            .iter()
+            .find(|i| i.kind == IndicatorKind::Domain)
+            .map(|i| format!("a.b.{}", i.value))
+            .expect("domain");
         b.iter(|| black_box(db.match_domain(black_box(&name))))
     });
     g.bench_function("ip_v4_lookup", |b| {

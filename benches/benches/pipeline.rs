@@ -61,7 +61,7 @@ fn pipeline(c: &mut Criterion) {
                     let _ = e.drain_to(&mut sink);
                 }
             }
-            e.finish();
+            e.finish(0);
             let _ = e.drain_to(&mut sink);
             black_box(e.stats().packets)
         })

@@ -30,7 +30,9 @@ fn proto(c: &mut Criterion) {
             p.len() >= len + 5
         }
     });
-    let dns_resp = payload(&demo, true, |p| dns::parse_message(p).is_ok_and(|m| m.qr && !m.answers.is_empty()));
+    let dns_resp = payload(&demo, true, |p| {
+        dns::parse_message(p).is_ok_and(|m| m.qr && !m.answers.is_empty())
+    });
     let http_req = payload(&demo, false, http::looks_like_http_request);
 
     let mut g = c.benchmark_group("proto");
@@ -47,7 +49,9 @@ fn proto(c: &mut Criterion) {
     g.bench_function("dns_response", |b| {
         b.iter(|| black_box(dns::parse_message(black_box(&dns_resp)).is_ok()))
     });
-    g.bench_function("dns_detect", |b| b.iter(|| black_box(dns::looks_like_dns(black_box(&dns_resp)))));
+    g.bench_function("dns_detect", |b| {
+        b.iter(|| black_box(dns::looks_like_dns(black_box(&dns_resp))))
+    });
     g.throughput(Throughput::Bytes(http_req.len() as u64));
     g.bench_function("http_request_head", |b| {
         b.iter(|| {

@@ -15,9 +15,12 @@ pub fn records(pcap: &[u8]) -> Vec<Record> {
     let u32_at = |o: usize| -> Option<u32> {
         Some(u32::from_le_bytes(pcap.get(o..o + 4)?.try_into().ok()?))
     };
-    while let (Some(sec), Some(usec), Some(incl), Some(orig)) =
-        (u32_at(off), u32_at(off + 4), u32_at(off + 8), u32_at(off + 12))
-    {
+    while let (Some(sec), Some(usec), Some(incl), Some(orig)) = (
+        u32_at(off),
+        u32_at(off + 4),
+        u32_at(off + 8),
+        u32_at(off + 12),
+    ) {
         let start = off + 16;
         let end = start + incl as usize;
         if end > pcap.len() {

@@ -11,7 +11,62 @@
 
 #![forbid(unsafe_code)]
 
+pub mod native;
+
 use std::path::{Path, PathBuf};
+
+pub use native::{LinkPacket, NativeReader};
+
+/// Which offline reader to use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ReaderKind {
+    /// Our pure-Rust pcap/pcapng reader (the default: faster, per-interface link types).
+    #[default]
+    Native,
+    /// libpcap, through the `pcap` crate.
+    Libpcap,
+}
+
+/// An offline capture opened with either reader.
+pub enum CaptureFile {
+    Native(NativeReader),
+    Libpcap(PcapFile),
+}
+
+impl CaptureFile {
+    /// Opens `path` with the chosen reader.
+    ///
+    /// # Errors
+    /// [`CaptureError::Open`] naming the file.
+    pub fn open(path: &Path, kind: ReaderKind) -> Result<Self, CaptureError> {
+        Ok(match kind {
+            ReaderKind::Native => CaptureFile::Native(NativeReader::open(path)?),
+            ReaderKind::Libpcap => CaptureFile::Libpcap(PcapFile::open(path)?),
+        })
+    }
+
+    /// The next packet and its link type; `Ok(None)` at the end.
+    ///
+    /// # Errors
+    /// As the underlying reader: a cut-short file is [`CaptureError::Truncated`].
+    pub fn next_packet(&mut self) -> Result<Option<LinkPacket<'_>>, CaptureError> {
+        match self {
+            CaptureFile::Native(r) => r.next_packet(),
+            CaptureFile::Libpcap(r) => {
+                let link = r.datalink();
+                Ok(r.next_packet()?.map(|packet| LinkPacket { link, packet }))
+            }
+        }
+    }
+
+    /// Records read so far.
+    pub fn records(&self) -> u64 {
+        match self {
+            CaptureFile::Native(r) => r.records(),
+            CaptureFile::Libpcap(r) => r.records(),
+        }
+    }
+}
 
 /// One captured frame, borrowed from the reader's buffer until the next call.
 #[derive(Debug, Clone, Copy)]

@@ -106,6 +106,10 @@ pub struct Flow {
     pub icmp: Option<(u8, u8)>,
     pub start_us: u64,
     pub last_us: u64,
+    /// The engine clock (latest packet time of the input so far) at this flow's last packet.
+    /// Idleness is measured on it, not on `last_us`: a capture whose time jumps backwards then
+    /// cannot make a flow look busy or idle by accident.
+    pub last_now_us: u64,
     pub pkts: [u64; 2],
     pub bytes: [u64; 2],
     pub tcp: TcpFlags,
@@ -164,7 +168,7 @@ impl FlowTable {
         let keys: Vec<FlowKey> = self
             .map
             .iter()
-            .filter(|(_, f)| now_us.saturating_sub(f.last_us) > timeout_of(f))
+            .filter(|(_, f)| now_us.saturating_sub(f.last_now_us) > timeout_of(f))
             .map(|(k, _)| *k)
             .collect();
         self.remove_sorted(keys)
@@ -173,7 +177,7 @@ impl FlowTable {
     /// Removes the least recently seen `n` flows (used when the table is full).
     pub fn take_oldest(&mut self, n: usize) -> Vec<(FlowKey, Flow)> {
         let mut by_age: Vec<(u64, FlowKey)> =
-            self.map.iter().map(|(k, f)| (f.last_us, *k)).collect();
+            self.map.iter().map(|(k, f)| (f.last_now_us, *k)).collect();
         let n = n.min(by_age.len());
         if n == 0 {
             return Vec::new();

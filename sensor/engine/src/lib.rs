@@ -14,6 +14,7 @@ pub mod config;
 pub mod eve;
 pub mod events;
 pub mod flow;
+pub mod pipeline;
 pub mod replay;
 pub mod stats;
 
@@ -34,7 +35,8 @@ pub use crate::config::EngineConfig;
 use crate::eve::{proto_name, write_record, Header, TunnelInfo};
 use crate::events::{AlertBody, DnsBody, FlowBody, HttpBody, MatchField, TcpBody, TlsBody};
 use crate::flow::{Dir, Flow, FlowKey, FlowTable, TcpFlags};
-pub use crate::replay::{replay, ReplayError, ReplayReport};
+pub use crate::pipeline::PipelineConfig;
+pub use crate::replay::{replay, replay_with, ReplayError, ReplayOptions, ReplayReport};
 pub use crate::stats::Stats;
 
 /// How often (in packet time) idle flows are looked for.
@@ -146,10 +148,47 @@ impl Engine {
     }
 
     /// Ends every flow (end of input or shutdown) and logs what is still open.
-    pub fn finish(&mut self) {
+    ///
+    /// `end_us` is the time of the last packet of the whole input (not only of this engine's
+    /// share of it): a flow idle past its timeout by then ends with reason `timeout`, as it
+    /// would have had more packets arrived, the others with `shutdown`. That keeps the events
+    /// of N workers equal to those of one.
+    pub fn finish(&mut self, end_us: u64) {
+        let end_us = end_us.max(self.now_us);
         let flows = self.flows.take_all();
         for (_, f) in flows {
-            end_flow(&mut self.sink, &self.cfg, f, "shutdown");
+            let reason = if end_us.saturating_sub(f.last_now_us) > timeout_of(&self.cfg, &f) {
+                "timeout"
+            } else {
+                "shutdown"
+            };
+            end_flow(&mut self.sink, &self.cfg, f, reason);
+        }
+    }
+
+    /// Moves this engine's clock to `now_us` (never backwards). The pipeline calls it with the
+    /// reader's clock, the latest packet time of the whole input so far, so that every worker
+    /// measures idleness on the same clock as a single engine would.
+    pub fn set_now(&mut self, now_us: u64) {
+        self.now_us = self.now_us.max(now_us);
+    }
+
+    /// Swaps the EVE buffer for `empty` and returns the lines written so far (whole lines).
+    pub fn take_output(&mut self, mut empty: Vec<u8>) -> Vec<u8> {
+        empty.clear();
+        std::mem::replace(&mut self.sink.out, empty)
+    }
+
+    /// Processes a packet whose link type is a pcap `LINKTYPE_*` number.
+    pub fn process_dlt(&mut self, dlt: i32, pkt: &RawPacket<'_>, pcap_cnt: u64) {
+        match LinkType::from_dlt(dlt) {
+            Some(link) => self.process(link, pkt, pcap_cnt),
+            None => {
+                let st = &mut self.sink.stats;
+                st.packets += 1;
+                st.bytes += u64::from(pkt.wire_len);
+                st.decode_error("unknown_link_type");
+            }
         }
     }
 
@@ -178,11 +217,25 @@ impl Engine {
                 f.pkts[d] += 1;
                 f.bytes[d] += u64::from(wire_len);
                 f.last_us = f.last_us.max(ctx.ts_us);
+                f.last_now_us = self.now_us;
                 return;
             }
         }
         let (sport, dport) = p.ports();
         let (key, _) = FlowKey::new(p.src, sport, p.dst, dport, p.ip_proto, vlan);
+        // A flow idle past its timeout ends here, whenever the last sweep ran: the decision
+        // depends on this flow's own packets only, so any worker count decides alike.
+        let now = self.now_us;
+        let stale = self
+            .flows
+            .map
+            .get(&key)
+            .is_some_and(|f| now.saturating_sub(f.last_now_us) > timeout_of(&self.cfg, f));
+        if stale {
+            if let Some(f) = self.flows.map.remove(&key) {
+                end_flow(&mut self.sink, &self.cfg, f, "timeout");
+            }
+        }
         if !self.flows.map.contains_key(&key) {
             if self.flows.len() >= self.cfg.max_flows {
                 let n = (self.cfg.max_flows / 16).max(1);
@@ -191,7 +244,8 @@ impl Engine {
                     end_flow(&mut self.sink, &self.cfg, f, "forced");
                 }
             }
-            let flow = new_flow(p, &key, ctx.ts_us);
+            let mut flow = new_flow(p, &key, ctx.ts_us);
+            flow.last_now_us = self.now_us;
             self.sink.stats.flows += 1;
             self.flows.map.insert(key, flow);
             if let Some(f) = self.flows.map.get_mut(&key) {
@@ -223,6 +277,7 @@ impl Engine {
         flow.pkts[d] += 1;
         flow.bytes[d] += u64::from(wire_len);
         flow.last_us = flow.last_us.max(ctx.ts_us);
+        flow.last_now_us = self.now_us;
 
         let msgs = &mut self.msgs;
         msgs.clear();
@@ -339,6 +394,7 @@ fn new_flow(p: &Packet<'_>, key: &FlowKey, ts_us: u64) -> Flow {
         icmp,
         start_us: ts_us,
         last_us: ts_us,
+        last_now_us: ts_us,
         pkts: [0; 2],
         bytes: [0; 2],
         tcp: TcpFlags::default(),

@@ -1,28 +1,26 @@
-//! Offline replay: capture files through one engine, EVE lines to a writer.
+//! Offline replay: capture files through the pipeline, EVE lines to a writer.
 
 use std::io::{self, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tapir_capture::{CaptureError, PcapFile};
+use crossbeam_channel::bounded;
+use tapir_capture::{CaptureError, CaptureFile, ReaderKind};
 use tapir_intel::IntelDb;
-use tapir_wire::LinkType;
 
+use crate::pipeline::{run_worker, run_writer, Dispatcher, PipelineConfig};
 use crate::{Engine, EngineConfig, Stats};
-
-/// Output is written out whenever this much is buffered.
-const DRAIN_BYTES: usize = 256 * 1024;
 
 /// A replay that could not run or could not write its output.
 #[derive(Debug, thiserror::Error)]
 pub enum ReplayError {
     #[error(transparent)]
     Capture(#[from] CaptureError),
-    #[error("{path}: unsupported link type {dlt}")]
-    LinkType { path: PathBuf, dlt: i32 },
     #[error("writing EVE output: {0}")]
     Output(#[from] io::Error),
+    #[error("a worker thread panicked")]
+    Worker,
 }
 
 /// What a replay did.
@@ -32,62 +30,115 @@ pub struct ReplayReport {
     /// Non-fatal problems, one line each (a capture cut short, ...).
     pub warnings: Vec<String>,
     pub elapsed: Duration,
+    pub workers: usize,
 }
 
-/// Replays `paths` in order through one engine and writes EVE lines to `out`.
+/// Replay settings beyond the engine's.
+#[derive(Debug, Clone, Default)]
+pub struct ReplayOptions {
+    pub pipeline: PipelineConfig,
+    pub reader: ReaderKind,
+}
+
+/// Replays `paths` in order through one engine (a one-worker pipeline).
+///
+/// # Errors
+/// As [`replay_with`].
+pub fn replay(
+    paths: &[PathBuf],
+    intel: Arc<IntelDb>,
+    cfg: EngineConfig,
+    out: &mut (dyn Write + Send),
+) -> Result<ReplayReport, ReplayError> {
+    let opts = ReplayOptions {
+        pipeline: PipelineConfig {
+            workers: 1,
+            ..PipelineConfig::default()
+        },
+        reader: ReaderKind::Native,
+    };
+    replay_with(paths, intel, cfg, &opts, out)
+}
+
+/// Replays `paths` in order as one packet stream through `opts.pipeline.workers` engines and
+/// writes EVE lines to `out`.
 ///
 /// Every file is opened before any is read, so a missing or non-capture file fails the run
 /// before output starts. A file cut short mid-record is processed up to the cut and reported
 /// in [`ReplayReport::warnings`].
 ///
 /// # Errors
-/// A file that cannot be opened or has an unsupported link type; a failing writer.
-pub fn replay(
+/// A file that cannot be opened; a failing writer; a worker that panicked.
+pub fn replay_with(
     paths: &[PathBuf],
     intel: Arc<IntelDb>,
     cfg: EngineConfig,
-    out: &mut dyn Write,
+    opts: &ReplayOptions,
+    out: &mut (dyn Write + Send),
 ) -> Result<ReplayReport, ReplayError> {
     let started = Instant::now();
     let mut files = Vec::with_capacity(paths.len());
     for p in paths {
-        let f = PcapFile::open(p)?;
-        let link = link_of(p, f.datalink())?;
-        files.push((f, link));
+        files.push(CaptureFile::open(p, opts.reader)?);
     }
-    let mut engine = Engine::new(cfg, intel);
-    let mut report = ReplayReport::default();
-    let mut pcap_cnt = 0u64;
-    for (mut file, link) in files {
-        loop {
-            match file.next_packet() {
-                Ok(Some(pkt)) => {
-                    pcap_cnt += 1;
-                    engine.process(link, &pkt, pcap_cnt);
-                    if engine.pending_output() >= DRAIN_BYTES {
-                        engine.drain_to(out)?;
+    let workers = opts.pipeline.workers.max(1);
+    let (mut dispatcher, ends) = Dispatcher::new(PipelineConfig {
+        workers,
+        ..opts.pipeline.clone()
+    });
+    let (out_tx, out_rx) = bounded::<Vec<u8>>(workers * 4);
+    let (pool_tx, pool_rx) = bounded::<Vec<u8>>(workers * 4 + 4);
+    let mut report = ReplayReport {
+        workers,
+        ..ReplayReport::default()
+    };
+    let result = std::thread::scope(|s| {
+        let writer = s.spawn(move || run_writer(out_rx, pool_tx, Box::new(out)));
+        let handles: Vec<_> = ends
+            .into_iter()
+            .enumerate()
+            .map(|(i, ends)| {
+                let engine = Engine::new(cfg.clone(), intel.clone());
+                let (tx, pool) = (out_tx.clone(), pool_rx.clone());
+                std::thread::Builder::new()
+                    .name(format!("tapir-worker-{i}"))
+                    .spawn_scoped(s, move || run_worker(engine, ends, tx, pool))
+            })
+            .collect();
+        drop(out_tx);
+        let mut pcap_cnt = 0u64;
+        for mut file in files {
+            loop {
+                match file.next_packet() {
+                    Ok(Some(p)) => {
+                        pcap_cnt += 1;
+                        dispatcher.push(&p, pcap_cnt);
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        report.warnings.push(e.to_string());
+                        break;
                     }
                 }
-                Ok(None) => break,
-                Err(e @ (CaptureError::Truncated { .. } | CaptureError::Read { .. })) => {
-                    report.warnings.push(e.to_string());
-                    break;
-                }
-                Err(e) => return Err(e.into()),
             }
         }
-    }
-    engine.finish();
-    engine.drain_to(out)?;
-    out.flush()?;
-    report.stats = engine.stats().clone();
+        dispatcher.finish();
+        let mut stats = Stats::default();
+        let mut panicked = false;
+        for h in handles {
+            match h.map(|h| h.join()) {
+                Ok(Ok(st)) => stats.merge(&st),
+                _ => panicked = true,
+            }
+        }
+        let written = writer.join().map_err(|_| ReplayError::Worker)?;
+        written?;
+        if panicked {
+            return Err(ReplayError::Worker);
+        }
+        Ok(stats)
+    });
+    report.stats = result?;
     report.elapsed = started.elapsed();
     Ok(report)
-}
-
-fn link_of(path: &Path, dlt: i32) -> Result<LinkType, ReplayError> {
-    LinkType::from_dlt(dlt).ok_or_else(|| ReplayError::LinkType {
-        path: path.to_path_buf(),
-        dlt,
-    })
 }

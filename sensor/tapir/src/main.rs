@@ -1,6 +1,9 @@
-//! `tapir`: the sensor's command line. Kept thin: parse flags, load intel, hand off to the engine.
+//! `tapir`: the sensor's command line. Kept thin: parse flags and the config file, load intel,
+//! hand off to the engine.
 
 #![forbid(unsafe_code)]
+
+mod config;
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
@@ -9,7 +12,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
-use tapir_engine::{replay, EngineConfig, ReplayReport};
+use tapir_engine::{replay_with, ReplayOptions, ReplayReport};
 use tapir_intel::IntelDb;
 
 #[derive(Parser)]
@@ -27,54 +30,116 @@ struct Cli {
 enum Cmd {
     /// Replay pcap/pcapng files and write EVE JSON events.
     Replay {
-        /// Intel list file, or a directory of them (repeatable).
+        /// TOML configuration file (see tapir.example.toml); flags override it.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Intel list file, or a directory of them (repeatable; replaces intel.paths).
         #[arg(long = "intel", value_name = "PATH")]
         intel: Vec<PathBuf>,
         /// Where EVE JSON lines go; `-` is stdout.
-        #[arg(long = "eve", value_name = "PATH", default_value = "-")]
-        eve: String,
+        #[arg(long = "eve", value_name = "PATH")]
+        eve: Option<String>,
+        /// Worker threads (default: one per core).
+        #[arg(long, value_name = "N")]
+        workers: Option<usize>,
+        /// Offline reader: native or libpcap.
+        #[arg(long, value_name = "KIND")]
+        reader: Option<String>,
         /// Capture files, replayed in order as one stream of packets.
         #[arg(value_name = "CAPTURE", required = true)]
         captures: Vec<PathBuf>,
+    },
+    /// Check a configuration file and print the effective settings.
+    CheckConfig {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
     },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.cmd {
+    let result = match cli.cmd {
         Cmd::Replay {
+            config,
             intel,
             eve,
+            workers,
+            reader,
             captures,
-        } => match run_replay(&intel, &eve, &captures) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("tapir: error: {e}");
-                ExitCode::FAILURE
+        } => (|| {
+            let mut cfg = match &config {
+                Some(p) => config::load(p)?,
+                None => config::Config::default(),
+            };
+            if !intel.is_empty() {
+                cfg.intel = intel;
             }
-        },
+            if let Some(e) = eve {
+                cfg.eve = e;
+            }
+            if let Some(w) = workers {
+                anyhow::ensure!(w >= 1, "--workers: must be at least 1");
+                cfg.pipeline.workers = w;
+            }
+            if let Some(r) = reader {
+                cfg.reader = config::parse_reader(&r).map_err(|m| anyhow::anyhow!("--reader: {m}"))?;
+            }
+            run_replay(&cfg, &captures)
+        })(),
+        Cmd::CheckConfig { file } => config::load(&file).map_err(Into::into).map(|c| {
+            println!("{}: ok", file.display());
+            println!(
+                "workers={} reader={:?} eve={} intel={:?} max_flows={} stream.depth={} defrag.max_bytes={} queue_batches={} batch_bytes={}",
+                c.pipeline.workers,
+                c.reader,
+                c.eve,
+                c.intel,
+                c.engine.max_flows,
+                c.engine.stream.depth,
+                c.engine.defrag.max_bytes,
+                c.pipeline.queue_batches,
+                c.pipeline.batch_bytes
+            );
+        }),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("tapir: error: {e:#}");
+            ExitCode::FAILURE
+        }
     }
 }
 
-fn run_replay(intel_paths: &[PathBuf], eve: &str, captures: &[PathBuf]) -> anyhow::Result<()> {
-    let intel = if intel_paths.is_empty() {
+fn run_replay(cfg: &config::Config, captures: &[PathBuf]) -> anyhow::Result<()> {
+    let intel = if cfg.intel.is_empty() {
         IntelDb::empty()
     } else {
-        let (db, report) = IntelDb::load_paths(intel_paths)?;
+        let (db, report) = IntelDb::load_paths(&cfg.intel)?;
         for w in &report.warnings {
             eprintln!("tapir: warning: intel: {w}");
         }
         eprintln!("tapir: intel: {} indicators loaded", db.len());
         db
     };
-    let mut out: Box<dyn Write> = if eve == "-" {
-        Box::new(BufWriter::new(io::stdout().lock()))
+    let mut out: Box<dyn Write + Send> = if cfg.eve == "-" {
+        Box::new(BufWriter::with_capacity(1 << 16, io::stdout()))
     } else {
-        let f = File::create(eve)
-            .map_err(|e| anyhow::anyhow!("{eve}: cannot create EVE output: {e}"))?;
-        Box::new(BufWriter::new(f))
+        let f = File::create(&cfg.eve)
+            .map_err(|e| anyhow::anyhow!("{}: cannot create EVE output: {e}", cfg.eve))?;
+        Box::new(BufWriter::with_capacity(1 << 16, f))
     };
-    let report = replay(captures, Arc::new(intel), EngineConfig::default(), &mut out)?;
+    let opts = ReplayOptions {
+        pipeline: cfg.pipeline.clone(),
+        reader: cfg.reader,
+    };
+    let report = replay_with(
+        captures,
+        Arc::new(intel),
+        cfg.engine.clone(),
+        &opts,
+        &mut *out,
+    )?;
     drop(out);
     for w in &report.warnings {
         eprintln!("tapir: warning: {w}");
@@ -87,8 +152,9 @@ fn summary_line(r: &ReplayReport) -> String {
     let secs = r.elapsed.as_secs_f64().max(1e-9);
     let s = &r.stats;
     format!(
-        "tapir: {} elapsed={:.3}s rate={:.3}Mpps {:.3}Gbit/s",
+        "tapir: {} workers={} elapsed={:.3}s rate={:.3}Mpps {:.3}Gbit/s",
         s,
+        r.workers,
         secs,
         s.packets as f64 / secs / 1e6,
         s.bytes as f64 * 8.0 / secs / 1e9

@@ -1,0 +1,437 @@
+//! The TOML configuration file, in two phases: `Raw*` types mirror the file (unknown keys
+//! refused), then [`RawConfig::validate`] checks ranges and turns sizes and durations into
+//! typed values, naming the key of every problem. Command-line flags override the result.
+//! Every key is documented in `tapir.example.toml` at the top of the repository; a test parses
+//! that file, so the example cannot drift from the code.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use tapir_capture::ReaderKind;
+use tapir_engine::{EngineConfig, PipelineConfig};
+
+/// A size: bytes as an integer, or a string with a unit (`64KiB`, `1MiB`, `2GiB`, `1500`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum Size {
+    Bytes(u64),
+    Text(String),
+}
+
+/// A duration: seconds as an integer, or a string with a unit (`500ms`, `30s`, `10m`, `1h`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum Dur {
+    Secs(u64),
+    Text(String),
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    pub workers: Option<usize>,
+    #[serde(default)]
+    pub capture: RawCapture,
+    #[serde(default)]
+    pub output: RawOutput,
+    #[serde(default)]
+    pub intel: RawIntel,
+    #[serde(default)]
+    pub flow: RawFlow,
+    #[serde(default)]
+    pub stream: RawStream,
+    #[serde(default)]
+    pub defrag: RawDefrag,
+    #[serde(default)]
+    pub pipeline: RawPipeline,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCapture {
+    pub reader: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawOutput {
+    pub eve: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawIntel {
+    #[serde(default)]
+    pub paths: Vec<PathBuf>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFlow {
+    pub max_flows: Option<usize>,
+    pub timeout_new: Option<Dur>,
+    pub timeout_tcp_established: Option<Dur>,
+    pub timeout_tcp_closed: Option<Dur>,
+    pub timeout_udp: Option<Dur>,
+    pub udp_probe_packets: Option<u8>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStream {
+    pub depth: Option<Size>,
+    pub max_ooo_bytes: Option<Size>,
+    pub max_ooo_segments: Option<u16>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDefrag {
+    pub max_bytes: Option<Size>,
+    pub max_datagrams: Option<usize>,
+    pub timeout: Option<Dur>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPipeline {
+    pub batch_packets: Option<usize>,
+    pub batch_bytes: Option<Size>,
+    pub queue_batches: Option<usize>,
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub engine: EngineConfig,
+    pub pipeline: PipelineConfig,
+    pub reader: ReaderKind,
+    pub eve: String,
+    pub intel: Vec<PathBuf>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            engine: EngineConfig::default(),
+            pipeline: PipelineConfig::default(),
+            reader: ReaderKind::Native,
+            eve: "-".into(),
+            intel: Vec::new(),
+        }
+    }
+}
+
+/// A configuration problem; the message names the key.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {key}: {message}")]
+    Invalid {
+        path: PathBuf,
+        key: String,
+        message: String,
+    },
+}
+
+/// Reads and validates a config file.
+///
+/// # Errors
+/// The file cannot be read, is not TOML, has an unknown key, or a value out of range.
+pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    parse(&text, path)
+}
+
+/// Parses config text; `path` only names the file in errors.
+///
+/// # Errors
+/// As [`load`].
+pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+    let de = toml::Deserializer::new(text);
+    let raw: RawConfig = serde_path_to_error::deserialize(de).map_err(|e| {
+        let key = e.path().to_string();
+        let inner = e.into_inner();
+        // toml's message ends with the offending source line; keep the first line and the
+        // position.
+        let message = inner.message().to_string();
+        let at = inner
+            .span()
+            .map(|s| {
+                let line = text.get(..s.start).unwrap_or(text).matches('\n').count() + 1;
+                format!(" (line {line})")
+            })
+            .unwrap_or_default();
+        ConfigError::Invalid {
+            path: path.to_path_buf(),
+            key: if key == "." {
+                "(top level)".into()
+            } else {
+                key
+            },
+            message: format!("{message}{at}"),
+        }
+    })?;
+    raw.validate()
+        .map_err(|(key, message)| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            key,
+            message,
+        })
+}
+
+/// Parses `64KiB`, `1MiB`, `2GiB`, `16MB`, `1500`.
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("{s:?} is not a size (e.g. 65536, \"64KiB\", \"1MiB\")"))?;
+    let mult: u64 = match unit.trim() {
+        "" | "B" => 1,
+        "KiB" => 1 << 10,
+        "MiB" => 1 << 20,
+        "GiB" => 1 << 30,
+        "KB" | "kB" => 1_000,
+        "MB" => 1_000_000,
+        "GB" => 1_000_000_000,
+        u => {
+            return Err(format!(
+                "unknown size unit {u:?} in {s:?} (B, KiB, MiB, GiB, KB, MB, GB)"
+            ))
+        }
+    };
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("{s:?} is too large"))
+}
+
+/// Parses `500ms`, `30s`, `10m`, `1h` into microseconds.
+pub fn parse_duration_us(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: u64 = num.parse().map_err(|_| {
+        format!("{s:?} is not a duration (e.g. 30, \"500ms\", \"30s\", \"10m\", \"1h\")")
+    })?;
+    let mult: u64 = match unit.trim() {
+        "ms" => 1_000,
+        "" | "s" => 1_000_000,
+        "m" | "min" => 60_000_000,
+        "h" => 3_600_000_000,
+        u => {
+            return Err(format!(
+                "unknown duration unit {u:?} in {s:?} (ms, s, m, h)"
+            ))
+        }
+    };
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("{s:?} is too large"))
+}
+
+type Invalid = (String, String);
+
+fn size(key: &str, v: &Option<Size>, min: u64, max: u64) -> Result<Option<u64>, Invalid> {
+    let Some(v) = v else { return Ok(None) };
+    let n = match v {
+        Size::Bytes(n) => *n,
+        Size::Text(s) => parse_size(s).map_err(|m| (key.to_string(), m))?,
+    };
+    if n < min || n > max {
+        return Err((key.into(), format!("{n} bytes is outside {min}..={max}")));
+    }
+    Ok(Some(n))
+}
+
+fn dur(key: &str, v: &Option<Dur>) -> Result<Option<u64>, Invalid> {
+    let Some(v) = v else { return Ok(None) };
+    let us = match v {
+        Dur::Secs(n) => n
+            .checked_mul(1_000_000)
+            .ok_or((key.to_string(), "too large".to_string()))?,
+        Dur::Text(s) => parse_duration_us(s).map_err(|m| (key.to_string(), m))?,
+    };
+    if us == 0 {
+        return Err((key.into(), "must be greater than zero".into()));
+    }
+    Ok(Some(us))
+}
+
+fn range<T: PartialOrd + std::fmt::Display + Copy>(
+    key: &str,
+    v: Option<T>,
+    min: T,
+    max: T,
+) -> Result<Option<T>, Invalid> {
+    match v {
+        Some(n) if n < min || n > max => Err((key.into(), format!("{n} is outside {min}..={max}"))),
+        other => Ok(other),
+    }
+}
+
+impl RawConfig {
+    /// Range and cross-field checks; no I/O. The error is (key, message).
+    ///
+    /// # Errors
+    /// The first key whose value is out of range or malformed.
+    pub fn validate(self) -> Result<Config, (String, String)> {
+        let mut c = Config::default();
+        if let Some(w) = range("workers", self.workers, 0, 1024)? {
+            if w > 0 {
+                c.pipeline.workers = w;
+            }
+        }
+        if let Some(r) = &self.capture.reader {
+            c.reader = parse_reader(r).map_err(|m| ("capture.reader".to_string(), m))?;
+        }
+        if let Some(e) = self.output.eve {
+            if e.is_empty() {
+                return Err(("output.eve".into(), "must be a path or \"-\"".into()));
+            }
+            c.eve = e;
+        }
+        c.intel = self.intel.paths;
+        let e = &mut c.engine;
+        let f = &self.flow;
+        if let Some(n) = range("flow.max_flows", f.max_flows, 1, 1 << 26)? {
+            e.max_flows = n;
+        }
+        if let Some(v) = dur("flow.timeout_new", &f.timeout_new)? {
+            e.timeout_new_us = v;
+        }
+        if let Some(v) = dur("flow.timeout_tcp_established", &f.timeout_tcp_established)? {
+            e.timeout_tcp_established_us = v;
+        }
+        if let Some(v) = dur("flow.timeout_tcp_closed", &f.timeout_tcp_closed)? {
+            e.timeout_tcp_closed_us = v;
+        }
+        if let Some(v) = dur("flow.timeout_udp", &f.timeout_udp)? {
+            e.timeout_udp_us = v;
+        }
+        if let Some(v) = range("flow.udp_probe_packets", f.udp_probe_packets, 1, 64)? {
+            e.udp_probe_packets = v;
+        }
+        let s = &self.stream;
+        if let Some(v) = size("stream.depth", &s.depth, 0, u64::from(u32::MAX))? {
+            e.stream.depth = u32::try_from(v).unwrap_or(u32::MAX);
+        }
+        if let Some(v) = size("stream.max_ooo_bytes", &s.max_ooo_bytes, 0, 1 << 30)? {
+            e.stream.max_ooo_bytes = u32::try_from(v).unwrap_or(u32::MAX);
+        }
+        if let Some(v) = range("stream.max_ooo_segments", s.max_ooo_segments, 0, u16::MAX)? {
+            e.stream.max_ooo_segments = v;
+        }
+        let d = &self.defrag;
+        if let Some(v) = size("defrag.max_bytes", &d.max_bytes, 0, 1 << 36)? {
+            e.defrag.max_bytes = usize::try_from(v).unwrap_or(usize::MAX);
+        }
+        if let Some(v) = range("defrag.max_datagrams", d.max_datagrams, 0, 1 << 24)? {
+            e.defrag.max_datagrams = v;
+        }
+        if let Some(v) = dur("defrag.timeout", &d.timeout)? {
+            e.defrag.timeout_us = v;
+        }
+        let p = &self.pipeline;
+        if let Some(v) = range("pipeline.batch_packets", p.batch_packets, 1, 65_536)? {
+            c.pipeline.batch_packets = v;
+        }
+        if let Some(v) = size("pipeline.batch_bytes", &p.batch_bytes, 65_536, 1 << 30)? {
+            c.pipeline.batch_bytes = usize::try_from(v).unwrap_or(usize::MAX);
+        }
+        if let Some(v) = range("pipeline.queue_batches", p.queue_batches, 1, 4096)? {
+            c.pipeline.queue_batches = v;
+        }
+        Ok(c)
+    }
+}
+
+/// `native` or `libpcap`.
+pub fn parse_reader(s: &str) -> Result<ReaderKind, String> {
+    match s {
+        "native" => Ok(ReaderKind::Native),
+        "libpcap" => Ok(ReaderKind::Libpcap),
+        other => Err(format!("unknown reader {other:?} (native, libpcap)")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(text: &str) -> String {
+        parse(text, Path::new("t.toml"))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn example_file_parses_and_matches_the_defaults() {
+        let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tapir.example.toml");
+        let c = load(&p).unwrap_or_else(|e| panic!("{e}"));
+        let d = Config::default();
+        // The example documents the defaults: every value in it is the default value.
+        assert_eq!(c.engine.max_flows, d.engine.max_flows);
+        assert_eq!(
+            c.engine.timeout_tcp_established_us,
+            d.engine.timeout_tcp_established_us
+        );
+        assert_eq!(c.engine.timeout_new_us, d.engine.timeout_new_us);
+        assert_eq!(
+            c.engine.timeout_tcp_closed_us,
+            d.engine.timeout_tcp_closed_us
+        );
+        assert_eq!(c.engine.timeout_udp_us, d.engine.timeout_udp_us);
+        assert_eq!(c.engine.stream, d.engine.stream);
+        assert_eq!(c.engine.defrag.max_bytes, d.engine.defrag.max_bytes);
+        assert_eq!(c.engine.defrag.max_datagrams, d.engine.defrag.max_datagrams);
+        assert_eq!(c.engine.defrag.timeout_us, d.engine.defrag.timeout_us);
+        assert_eq!(c.pipeline.batch_packets, d.pipeline.batch_packets);
+        assert_eq!(c.pipeline.batch_bytes, d.pipeline.batch_bytes);
+        assert_eq!(c.pipeline.queue_batches, d.pipeline.queue_batches);
+    }
+
+    #[test]
+    fn unknown_key_is_refused_by_name() {
+        let e = err("[flow]\nmax_flow = 10\n");
+        assert!(e.contains("max_flow") && e.contains("unknown field"), "{e}");
+        let e = err("[flows]\n");
+        assert!(e.contains("flows"), "{e}");
+    }
+
+    #[test]
+    fn bad_type_and_bad_value_name_the_key() {
+        let e = err("[flow]\nmax_flows = \"many\"\n");
+        assert!(e.contains("flow.max_flows"), "{e}");
+        let e = err("[flow]\nmax_flows = 0\n");
+        assert!(e.contains("flow.max_flows") && e.contains("outside"), "{e}");
+        let e = err("[stream]\ndepth = \"1 parsec\"\n");
+        assert!(e.contains("stream.depth") && e.contains("unit"), "{e}");
+        let e = err("[flow]\ntimeout_udp = \"0s\"\n");
+        assert!(e.contains("flow.timeout_udp"), "{e}");
+        let e = err("[capture]\nreader = \"pfring\"\n");
+        assert!(e.contains("capture.reader"), "{e}");
+        let e = err("workers = -1\n");
+        assert!(e.contains("workers"), "{e}");
+    }
+
+    #[test]
+    fn sizes_and_durations() {
+        assert_eq!(parse_size("64KiB"), Ok(65_536));
+        assert_eq!(parse_size("1MiB"), Ok(1 << 20));
+        assert_eq!(parse_size("16MB"), Ok(16_000_000));
+        assert_eq!(parse_size("1500"), Ok(1500));
+        assert!(parse_size("KiB").is_err());
+        assert_eq!(parse_duration_us("500ms"), Ok(500_000));
+        assert_eq!(parse_duration_us("10m"), Ok(600_000_000));
+        assert_eq!(parse_duration_us("30"), Ok(30_000_000));
+        assert!(parse_duration_us("3 fortnights").is_err());
+    }
+}
