@@ -93,6 +93,7 @@ fn generated_capture_gives_the_same_events_with_1_2_and_4_workers() {
         flows: 300,
         seed: 11,
         flood: false,
+        ..Default::default()
     };
     let p = std::env::temp_dir().join(format!("tapir-workers-{}.pcap", std::process::id()));
     tapir_gen_demo::write_bench(&p, &cfg).expect("generate");

@@ -18,6 +18,7 @@ fn pipeline(c: &mut Criterion) {
         flows: 1_000,
         seed: 7,
         flood: false,
+        ..BenchConfig::default()
     };
     let pcap = tapir_gen_demo::bench_bytes(&cfg).expect("generate");
     let recs = records(&pcap);

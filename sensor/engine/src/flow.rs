@@ -95,7 +95,8 @@ pub struct TcpFlags {
 /// One flow.
 pub struct Flow {
     pub flow_id: u64,
-    pub community_id: String,
+    /// Community ID v1 digest (SHA-1), rendered when an event is written.
+    pub community_id: [u8; 20],
     pub proto: u8,
     pub client: (IpAddr, u16),
     pub server: (IpAddr, u16),
@@ -152,6 +153,12 @@ pub struct FlowTable {
 }
 
 impl FlowTable {
+    pub fn with_capacity(n: usize) -> Self {
+        FlowTable {
+            map: HashMap::with_capacity(n),
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.map.len()
     }

@@ -22,7 +22,7 @@ use std::io::{self, Write};
 use std::sync::Arc;
 
 use tapir_capture::RawPacket;
-use tapir_flow::community_id::community_id_v1;
+use tapir_flow::community_id::community_id_v1_digest;
 use tapir_flow::stream::Stream;
 use tapir_intel::{Indicator, IntelDb};
 use tapir_proto::dns::DnsMessage;
@@ -71,10 +71,13 @@ pub struct Engine {
 impl Engine {
     pub fn new(cfg: EngineConfig, intel: Arc<IntelDb>) -> Self {
         let defrag = Defragmenter::new(cfg.defrag.clone());
+        // Sized once for the cap: no rehash (and no transient double table) as flows grow.
+        // Only control bytes are touched up front; entries take memory as flows arrive.
+        let flows = FlowTable::with_capacity(cfg.max_flows);
         Engine {
             cfg,
             intel,
-            flows: FlowTable::default(),
+            flows,
             defrag,
             sink: Sink {
                 out: Vec::with_capacity(1 << 16),
@@ -155,6 +158,13 @@ impl Engine {
     /// of N workers equal to those of one.
     pub fn finish(&mut self, end_us: u64) {
         let end_us = end_us.max(self.now_us);
+        self.defrag.expire(end_us);
+        let d = self.defrag.stats();
+        let st = &mut self.sink.stats;
+        st.defrag_reassembled = d.reassembled;
+        st.defrag_timeouts = d.timeouts;
+        st.defrag_dropped_memcap = d.dropped_memcap;
+        st.defrag_bad_fragments = d.bad_fragments;
         let flows = self.flows.take_all();
         for (_, f) in flows {
             let reason = if end_us.saturating_sub(f.last_now_us) > timeout_of(&self.cfg, &f) {
@@ -374,7 +384,8 @@ fn new_flow(p: &Packet<'_>, key: &FlowKey, ts_us: u64) -> Flow {
         ),
         _ => (None, (sport, dport)),
     };
-    let community_id = community_id_v1(p.src, p.dst, p.ip_proto, cid_ports.0, cid_ports.1, 0);
+    let community_id =
+        community_id_v1_digest(p.src, p.dst, p.ip_proto, cid_ports.0, cid_ports.1, 0);
     let tunnels = p.tunnels.as_slice();
     let tunnel = tunnels.first().map(|t| TunnelInfo {
         src_ip: t.src,
@@ -404,6 +415,18 @@ fn new_flow(p: &Packet<'_>, key: &FlowKey, ts_us: u64) -> Flow {
     }
 }
 
+/// Community ID text (`1:` + base64 of the SHA-1) written into `buf`; flows keep only the
+/// 20-byte digest, which saves a heap string per flow.
+fn community_id_text<'a>(digest: &[u8; 20], buf: &'a mut [u8; 32]) -> &'a str {
+    use base64::Engine as _;
+    buf[0] = b'1';
+    buf[1] = b':';
+    let n = base64::engine::general_purpose::STANDARD
+        .encode_slice(digest, &mut buf[2..])
+        .unwrap_or(0);
+    std::str::from_utf8(&buf[..2 + n]).unwrap_or("")
+}
+
 /// Builds the header for an event about `flow` travelling in `dir`.
 fn header<'a>(
     flow: &'a Flow,
@@ -412,6 +435,7 @@ fn header<'a>(
     ts: &'a str,
     pcap_cnt: Option<u64>,
     proto: &'a str,
+    cid: &'a str,
 ) -> Header<'a> {
     let (src, dst) = match dir {
         Dir::ToServer => (flow.client, flow.server),
@@ -433,7 +457,7 @@ fn header<'a>(
         icmp_code: flow.icmp.map(|i| i.1),
         app_proto: flow.app.name(),
         tunnel: flow.tunnel.as_ref(),
-        community_id: &flow.community_id,
+        community_id: cid,
     }
 }
 
@@ -448,7 +472,9 @@ fn emit<B: serde::Serialize>(
     sink.ts.clear();
     eve::format_timestamp(ctx.ts_us, &mut sink.ts);
     let proto = proto_name(flow.proto);
-    let h = header(flow, dir, event_type, &sink.ts, ctx.pcap_cnt, &proto);
+    let mut cid = [0u8; 32];
+    let cid = community_id_text(&flow.community_id, &mut cid);
+    let h = header(flow, dir, event_type, &sink.ts, ctx.pcap_cnt, &proto, cid);
     write_record(&mut sink.out, &h, event_type, body);
     sink.stats.event(event_type);
 }
@@ -706,7 +732,9 @@ fn end_flow(sink: &mut Sink, _cfg: &EngineConfig, mut flow: Flow, reason: &'stat
     sink.ts.clear();
     eve::format_timestamp(flow.start_us, &mut sink.ts);
     let proto = proto_name(flow.proto);
-    let h = header(&flow, Dir::ToServer, "flow", &sink.ts, None, &proto);
+    let mut cid = [0u8; 32];
+    let cid = community_id_text(&flow.community_id, &mut cid);
+    let h = header(&flow, Dir::ToServer, "flow", &sink.ts, None, &proto, cid);
     if flow.proto == 6 {
         let all = flow.tcp.seen[0] | flow.tcp.seen[1];
         let tcp = TcpBody {

@@ -23,6 +23,11 @@ pub struct Stats {
     pub tcp_retransmitted_bytes: u64,
     pub tcp_ooo_dropped: u64,
     pub tcp_depth_reached: u64,
+    pub defrag_reassembled: u64,
+    pub defrag_timeouts: u64,
+    /// Fragments dropped at the defragmentation memory bounds.
+    pub defrag_dropped_memcap: u64,
+    pub defrag_bad_fragments: u64,
 }
 
 impl Stats {
@@ -63,6 +68,33 @@ impl Stats {
         self.tcp_retransmitted_bytes += o.tcp_retransmitted_bytes;
         self.tcp_ooo_dropped += o.tcp_ooo_dropped;
         self.tcp_depth_reached += o.tcp_depth_reached;
+        self.defrag_reassembled += o.defrag_reassembled;
+        self.defrag_timeouts += o.defrag_timeouts;
+        self.defrag_dropped_memcap += o.defrag_dropped_memcap;
+        self.defrag_bad_fragments += o.defrag_bad_fragments;
+    }
+
+    /// Every counter that is not zero, as `name=value` pairs (decode errors and app-layer
+    /// errors by reason), for the end-of-run report.
+    pub fn counters(&self) -> Vec<(String, u64)> {
+        let mut v: Vec<(String, u64)> = vec![
+            ("non_ip".into(), self.non_ip),
+            ("fragments".into(), self.fragments),
+            ("flows_forced".into(), self.flows_forced),
+            ("tcp_gaps".into(), self.tcp_gaps),
+            ("tcp_retransmitted_bytes".into(), self.tcp_retransmitted_bytes),
+            ("tcp_ooo_dropped".into(), self.tcp_ooo_dropped),
+            ("tcp_depth_reached".into(), self.tcp_depth_reached),
+            ("defrag_reassembled".into(), self.defrag_reassembled),
+            ("defrag_timeouts".into(), self.defrag_timeouts),
+            ("defrag_dropped_memcap".into(), self.defrag_dropped_memcap),
+            ("defrag_bad_fragments".into(), self.defrag_bad_fragments),
+        ];
+        v.extend(self.decode_errors.iter().map(|(k, n)| (format!("decode.{k}"), *n)));
+        v.extend(self.app_errors.iter().map(|(k, n)| (format!("app_error.{k}"), *n)));
+        v.extend(self.events.iter().map(|(k, n)| (format!("events.{k}"), *n)));
+        v.retain(|(_, n)| *n > 0);
+        v
     }
 }
 

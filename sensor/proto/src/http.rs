@@ -187,6 +187,29 @@ pub fn looks_like_http_response(first: &[u8]) -> bool {
     first.starts_with(b"HTTP/1.")
 }
 
+/// HTTP over UDP (SSDP `M-SEARCH` / `NOTIFY` requests and their `HTTP/1.1 200` responses,
+/// UPnP Device Architecture §1; usually UDP port 1900): the message head at the start of one
+/// datagram, parsed like a TCP head. A datagram whose fields end without the final empty line is
+/// accepted when it ends with a complete field line. `None` when the payload does not start
+/// with a request or status line, or the head is incomplete or malformed. A body, if any, is
+/// ignored.
+pub fn parse_datagram(payload: &[u8]) -> Option<HttpMessage> {
+    let dir = if looks_like_http_response(payload) {
+        Direction::ToClient
+    } else if looks_like_http_request(payload) {
+        Direction::ToServer
+    } else {
+        return None;
+    };
+    let mut s = HttpStream::new(dir);
+    let mut out = Vec::new();
+    s.feed(payload, &mut out);
+    if out.is_empty() && s.error().is_none() && payload.ends_with(b"\n") {
+        s.feed(b"\r\n", &mut out);
+    }
+    out.into_iter().next()
+}
+
 /// What a pending request means for its response's framing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Pending {
@@ -591,6 +614,7 @@ impl HttpStream {
 /// Fuzz entry: no input panics; output and final state do not depend on how
 /// the input is split, in either direction.
 pub fn fuzz_http(data: &[u8]) {
+    let _ = parse_datagram(data);
     for dir in [Direction::ToServer, Direction::ToClient] {
         let run = |chunks: &mut dyn Iterator<Item = &[u8]>| {
             let mut s = HttpStream::new(dir);

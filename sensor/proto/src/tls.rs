@@ -1,6 +1,7 @@
 //! TLS record and handshake parser for passive monitoring: ClientHello (SNI, ALPN, JA3, JA4),
-//! ServerHello (selected version, cipher, ALPN, JA3S) and the leaf of a TLS <= 1.2 Certificate
-//! message (Suricata-style subject, issuer, serial, SHA-1 fingerprint, validity, SANs).
+//! ServerHello (selected version, cipher, ALPN, JA3S) and the certificates of a TLS <= 1.2
+//! Certificate message (Suricata-style subject, issuer, serial, SHA-1 and SHA-256 fingerprints,
+//! validity, SANs; the leaf separately, and the whole chain).
 //!
 //! Input is the in-order, reassembled TCP payload of ONE direction, fed in arbitrary chunks to a
 //! [`TlsStream`]; the output does not depend on the chunking (see [`fuzz_tls`]).
@@ -21,14 +22,14 @@
 //! - a record longer than [`MAX_RECORD_LEN`] (2^14 + 2048, the TLSCiphertext bound) is an error;
 //! - an interesting handshake message (ClientHello, ServerHello, Certificate) longer than
 //!   [`MAX_HANDSHAKE_LEN`] is an error; other handshake messages are skipped without buffering;
-//! - at most [`MAX_SAN_ENTRIES`] subjectAltName entries are kept per certificate.
+//! - at most [`MAX_SAN_ENTRIES`] subjectAltName entries are kept per certificate, and at most
+//!   [`MAX_CHAIN_CERTS`] certificates of a chain are decoded.
 //!
 //! Memory: a [`TlsStream`] owns a buffer only while a wanted handshake message spans chunks (or
 //! records); it is freed when the message is complete. The stream stops (`is_done`) at the first
 //! ChangeCipherSpec or ApplicationData record (everything after is encrypted), or on garbage
 //! (then `error` is set). SSLv2 records are recognised by [`looks_like_tls`] but not parsed.
-//! QUIC (JA4 'q') reuses [`parse_client_hello`]'s internals; its CRYPTO-frame transport is not
-//! implemented yet.
+//! QUIC (JA4 'q'): [`parse_quic_client_hello`]; the CRYPTO-frame transport is in `crate::quic`.
 
 use std::borrow::Cow;
 use std::fmt::{self, Write as _};
@@ -44,6 +45,9 @@ pub const MAX_RECORD_LEN: usize = (1 << 14) + 2048;
 pub const MAX_HANDSHAKE_LEN: usize = 64 * 1024;
 /// Cap on subjectAltName entries kept from a leaf certificate.
 pub const MAX_SAN_ENTRIES: usize = 1024;
+/// Cap on certificates decoded into [`Certificate::chain`] (real chains have 2-4; the rest of
+/// a longer list is counted in `chain_len` but not decoded).
+pub const MAX_CHAIN_CERTS: usize = 16;
 
 const CT_CHANGE_CIPHER_SPEC: u8 = 20;
 const CT_ALERT: u8 = 21;
@@ -171,9 +175,12 @@ pub struct Certificate {
     pub chain_len: usize,
     /// Fields of the first certificate; `None` when its DER does not parse.
     pub leaf: Option<CertInfo>,
+    /// Fields of every certificate whose DER parses, in message order (leaf first when it
+    /// parses); at most [`MAX_CHAIN_CERTS`]. `chain_len` still counts them all.
+    pub chain: Vec<CertInfo>,
 }
 
-/// Leaf certificate fields, formatted as Suricata's EVE `tls` record.
+/// Certificate fields, formatted as Suricata's EVE `tls` record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CertInfo {
     /// RFC 4514-like DN in certificate order, e.g. "C=US, ST=California, O=Google Inc, CN=www.google.com".
@@ -183,6 +190,8 @@ pub struct CertInfo {
     pub serial: String,
     /// SHA-1 of the DER, lowercase hex joined by ':'.
     pub fingerprint: String,
+    /// SHA-256 of the DER, lowercase hex joined by ':'.
+    pub fingerprint_sha256: String,
     /// "YYYY-MM-DDTHH:MM:SS", UTC.
     pub notbefore: String,
     pub notafter: String,
@@ -606,6 +615,12 @@ pub fn parse_client_hello(handshake_body: &[u8]) -> Result<ClientHello, TlsError
     client_hello(handshake_body, false)
 }
 
+/// Same as [`parse_client_hello`] for a ClientHello carried in QUIC CRYPTO frames: JA4 and JA4_r
+/// get the 'q' prefix (JA4.md "QUIC"); JA3 is computed the same way as over TCP.
+pub fn parse_quic_client_hello(handshake_body: &[u8]) -> Result<ClientHello, TlsError> {
+    client_hello(handshake_body, true)
+}
+
 fn client_hello(body: &[u8], quic: bool) -> Result<ClientHello, TlsError> {
     // tls-parser reads the fixed part (version, random, session id <= 32, ciphers, compression);
     // extensions are walked here on raw bytes so that one odd extension body does not reject
@@ -926,22 +941,28 @@ fn parse_certificate(body: &[u8]) -> Option<Certificate> {
     let list_len = u24(&mut r)?;
     let mut list = Reader(r.take(list_len)?);
     let mut chain_len = 0usize;
-    let mut leaf_der: Option<&[u8]> = None;
+    let mut leaf = None;
+    let mut chain = Vec::new();
     while !list.is_empty() {
         let n = u24(&mut list)?;
         let der = list.take(n)?;
-        if chain_len == 0 {
-            leaf_der = Some(der);
+        if chain_len < MAX_CHAIN_CERTS {
+            let info = cert_info(der);
+            if chain_len == 0 {
+                leaf.clone_from(&info);
+            }
+            chain.extend(info);
         }
         chain_len += 1;
     }
     Some(Certificate {
         chain_len,
-        leaf: leaf_der.and_then(cert_info),
+        leaf,
+        chain,
     })
 }
 
-/// Leaf fields from one DER certificate; `None` when x509-parser rejects it.
+/// Fields of one DER certificate; `None` when x509-parser rejects it.
 pub fn cert_info(der: &[u8]) -> Option<CertInfo> {
     use x509_parser::extensions::GeneralName;
     let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
@@ -979,6 +1000,7 @@ pub fn cert_info(der: &[u8]) -> Option<CertInfo> {
         issuerdn: cert.issuer().to_string(),
         serial,
         fingerprint: hex_lower(&Sha1::digest(der), Some(':')),
+        fingerprint_sha256: hex_lower(&Sha256::digest(der), Some(':')),
         notbefore: format_utc(cert.validity().not_before.timestamp()),
         notafter: format_utc(cert.validity().not_after.timestamp()),
         subjectaltname: sans,

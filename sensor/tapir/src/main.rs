@@ -145,16 +145,32 @@ fn run_replay(cfg: &config::Config, captures: &[PathBuf]) -> anyhow::Result<()> 
         eprintln!("tapir: warning: {w}");
     }
     eprintln!("{}", summary_line(&report));
+    let counters: Vec<String> = report
+        .stats
+        .counters()
+        .into_iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    eprintln!("tapir: counters: {}", counters.join(" "));
     Ok(())
+}
+
+/// Peak resident memory of this process in MiB (Linux `VmHWM`), if known.
+fn max_rss_mib() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024)
 }
 
 fn summary_line(r: &ReplayReport) -> String {
     let secs = r.elapsed.as_secs_f64().max(1e-9);
     let s = &r.stats;
     format!(
-        "tapir: {} workers={} elapsed={:.3}s rate={:.3}Mpps {:.3}Gbit/s",
+        "tapir: {} workers={} max_rss={}MiB elapsed={:.3}s rate={:.3}Mpps {:.3}Gbit/s",
         s,
         r.workers,
+        max_rss_mib().map_or_else(|| "?".to_string(), |m| m.to_string()),
         secs,
         s.packets as f64 / secs / 1e6,
         s.bytes as f64 * 8.0 / secs / 1e9

@@ -6,23 +6,30 @@
 //!
 //! * [`write_demo`]: the small scripted capture the README's first command replays; see
 //!   [`DEMO_CONTENTS`] and `rules/README.md` for what the demo intel matches in it.
-//! * [`write_bench`]: large seeded captures with many concurrent flows, or a SYN flood.
+//! * [`write_bench`]: large seeded captures with many concurrent flows and a realistic mix,
+//!   or a SYN flood; optionally with planted indicators and their ground truth
+//!   ([`truth`], written beside the capture as `<capture>.truth.json`).
+//! * [`intel::write_intel`]: realistic-size intel lists that hold the planted indicators.
 //!
 //! Limits: frames never exceed [`wire::MAX_FRAME`]; bench memory is bounded by
-//! [`bench::MAX_FLOWS`] flow slots plus fixed templates, whatever the packet count.
+//! [`bench::MAX_FLOWS`] flow slots, fixed templates and [`bench::MAX_PLANT`] plants,
+//! whatever the packet count or file size.
 
 #![forbid(unsafe_code)]
 
 pub mod bench;
 pub mod demo;
 pub mod dns;
+pub mod intel;
 pub mod pcap;
+pub mod profiles;
 pub mod session;
 pub mod tls;
+pub mod truth;
 pub mod wire;
 
 use std::io::{self, BufWriter};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 pub use bench::{BenchConfig, BenchSummary};
 
@@ -76,12 +83,34 @@ pub fn demo_bytes() -> io::Result<Vec<u8>> {
     Ok(demo::write(Vec::new(), START_US)?.0)
 }
 
-/// Writes a benchmark capture to `path`.
+/// Writes a benchmark capture to `path`, and when `cfg.plant > 0` its ground truth to
+/// [`truth_path`]`(path)`.
 pub fn write_bench(path: &Path, cfg: &BenchConfig) -> io::Result<BenchSummary> {
-    bench::write_file(path, cfg, START_US)
+    let s = bench::write_file(path, cfg, START_US)?;
+    if cfg.plant > 0 {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let doc = truth::to_json(&name, cfg.seed, s.packets, s.bytes, cfg.plant, &s.planted);
+        std::fs::write(truth_path(path), doc)?;
+    }
+    Ok(s)
+}
+
+/// `<capture>.truth.json`: where [`write_bench`] puts the ground truth.
+pub fn truth_path(capture: &Path) -> PathBuf {
+    let mut s = capture.as_os_str().to_owned();
+    s.push(".truth.json");
+    PathBuf::from(s)
 }
 
 /// A benchmark capture as bytes (same content as [`write_bench`] writes for `cfg`).
 pub fn bench_bytes(cfg: &BenchConfig) -> io::Result<Vec<u8>> {
     Ok(bench::write(Vec::new(), cfg, START_US)?.0)
+}
+
+/// A benchmark capture as bytes with its summary (planted occurrences included).
+pub fn bench_bytes_with_summary(cfg: &BenchConfig) -> io::Result<(Vec<u8>, BenchSummary)> {
+    bench::write(Vec::new(), cfg, START_US)
 }

@@ -1,61 +1,201 @@
-//! `tapir-gen-demo`: writes the demo capture or a benchmark capture.
+//! `tapir-gen-demo`: writes the demo capture, a benchmark capture, or bench intel lists.
 //!
 //! ```text
 //! tapir-gen-demo demo  --out PATH
-//! tapir-gen-demo bench --out PATH --packets N [--flows F] [--seed S] [--flood]
+//! tapir-gen-demo bench --out PATH (--size BYTES | --packets N) [--flows F] [--seed S]
+//!                      [--mean-frame BYTES] [--plant N] [--flood]
+//! tapir-gen-demo intel --out DIR [--domains N] [--ips N] [--ja3 N] [--ja4 N]
+//!                      [--patterns N] [--regexes N] [--seed S] [--truth FILE]
 //! ```
+//!
+//! Numbers take K/M/G/T (powers of 1000) or KiB/MiB/GiB/TiB (powers of 1024) suffixes.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use tapir_gen_demo::{write_bench, write_demo, BenchConfig, DEMO_CONTENTS};
+use tapir_gen_demo::bench::{MAX_FLOWS, MAX_MEAN_FRAME, MAX_PLANT, MIN_MEAN_FRAME};
+use tapir_gen_demo::intel::{self, IntelConfig};
+use tapir_gen_demo::{truth, truth_path, write_bench, write_demo, BenchConfig, DEMO_CONTENTS};
 
 const USAGE: &str = "usage:
   tapir-gen-demo demo  --out PATH
-  tapir-gen-demo bench --out PATH --packets N [--flows F] [--seed S] [--flood]";
+  tapir-gen-demo bench --out PATH (--size BYTES | --packets N) [--flows F] [--seed S]
+                       [--mean-frame BYTES] [--plant N] [--flood]
+      --mean-frame defaults to 700 (0: uncontrolled mix); writes PATH, and PATH.truth.json when --plant N > 0
+  tapir-gen-demo intel --out DIR [--domains N] [--ips N] [--ja3 N] [--ja4 N]
+                       [--patterns N] [--regexes N] [--seed S] [--truth FILE]
+      writes DIR/domains.txt ips.txt ja3.txt ja4.txt [patterns.txt] [patterns-regex.rules]
+      defaults: 100K domains, 1M IPs/CIDRs, 10K JA3, 10K JA4; no patterns/regexes
+numbers take K/M/G/T (x1000) or KiB/MiB/GiB/TiB (x1024) suffixes, e.g. --size 1GiB";
 
 enum Cmd {
     Demo(PathBuf),
     Bench(PathBuf, BenchConfig),
+    Intel(PathBuf, IntelConfig, Option<PathBuf>),
+}
+
+/// A count or size: digits, then an optional K/M/G/T or KiB/MiB/GiB/TiB suffix (any case).
+fn quantity(s: &str) -> Result<u64, String> {
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (digits, suffix) = s.split_at(split);
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number"))?;
+    let mult: u64 = match suffix.to_ascii_lowercase().as_str() {
+        "" => 1,
+        "k" | "kb" => 1_000,
+        "m" | "mb" => 1_000_000,
+        "g" | "gb" => 1_000_000_000,
+        "t" | "tb" => 1_000_000_000_000,
+        "kib" => 1 << 10,
+        "mib" => 1 << 20,
+        "gib" => 1 << 30,
+        "tib" => 1 << 40,
+        other => return Err(format!("{s:?}: unknown suffix {other:?}")),
+    };
+    n.checked_mul(mult).ok_or(format!("{s:?} is too large"))
 }
 
 fn parse(args: &[String]) -> Result<Cmd, String> {
     let (sub, rest) = args.split_first().ok_or("missing subcommand")?;
     let mut out = None;
     let mut cfg = BenchConfig::default();
-    let mut packets = None;
+    let mut icfg = IntelConfig::default();
+    let mut truth_file = None;
+    let (mut packets, mut size) = (None, None);
     let mut it = rest.iter();
     while let Some(flag) = it.next() {
         let mut value = || it.next().ok_or(format!("{flag} needs a value"));
-        let num = |v: &String| v.parse::<u64>().map_err(|e| format!("{flag} {v}: {e}"));
+        let num = |v: &String| quantity(v).map_err(|e| format!("{flag}: {e}"));
         match (sub.as_str(), flag.as_str()) {
             (_, "--out") => out = Some(PathBuf::from(value()?)),
+            ("bench" | "intel", "--seed") => {
+                let s = num(value()?)?;
+                cfg.seed = s;
+                icfg.seed = s;
+            }
             ("bench", "--packets") => packets = Some(num(value()?)?),
+            ("bench", "--size") => size = Some(num(value()?)?),
             ("bench", "--flows") => {
-                let v = value()?;
-                cfg.flows = usize::try_from(num(v)?).map_err(|e| e.to_string())?;
-                if cfg.flows == 0 || cfg.flows > tapir_gen_demo::bench::MAX_FLOWS {
-                    return Err(format!(
-                        "--flows must be 1..={}",
-                        tapir_gen_demo::bench::MAX_FLOWS
-                    ));
+                let v = num(value()?)?;
+                cfg.flows = usize::try_from(v).map_err(|e| e.to_string())?;
+                if cfg.flows == 0 || cfg.flows > MAX_FLOWS {
+                    return Err(format!("--flows must be 1..={MAX_FLOWS}"));
                 }
             }
-            ("bench", "--seed") => cfg.seed = num(value()?)?,
+            ("bench", "--mean-frame") => {
+                let v = num(value()?)?;
+                if v != 0 && !(u64::from(MIN_MEAN_FRAME)..=u64::from(MAX_MEAN_FRAME)).contains(&v) {
+                    return Err(format!(
+                        "--mean-frame must be {MIN_MEAN_FRAME}..={MAX_MEAN_FRAME} \
+                         (or 0: the uncontrolled mix)"
+                    ));
+                }
+                cfg.mean_frame = v as u32;
+            }
+            ("bench", "--plant") => {
+                let v = num(value()?)?;
+                if v > u64::from(MAX_PLANT) {
+                    return Err(format!("--plant must be 0..={MAX_PLANT}"));
+                }
+                cfg.plant = v as u32;
+            }
             ("bench", "--flood") => cfg.flood = true,
+            ("intel", "--domains") => icfg.domains = num(value()?)?,
+            ("intel", "--ips") => icfg.ips = num(value()?)?,
+            ("intel", "--ja3") => icfg.ja3 = num(value()?)?,
+            ("intel", "--ja4") => icfg.ja4 = num(value()?)?,
+            ("intel", "--patterns") => icfg.patterns = Some(num(value()?)?),
+            ("intel", "--regexes") => icfg.regexes = Some(num(value()?)?),
+            ("intel", "--truth") => truth_file = Some(PathBuf::from(value()?)),
             _ => return Err(format!("unknown argument {flag}")),
         }
     }
-    let out = out.ok_or("--out PATH is required")?;
+    let out = out.ok_or("--out is required")?;
     match sub.as_str() {
         "demo" => Ok(Cmd::Demo(out)),
         "bench" => {
-            cfg.packets = packets.ok_or("--packets N is required")?;
+            if packets.is_none() && size.is_none() {
+                return Err("bench needs --size BYTES or --packets N".into());
+            }
+            cfg.packets = packets.unwrap_or(u64::MAX);
+            cfg.max_bytes = size.unwrap_or(0);
             Ok(Cmd::Bench(out, cfg))
         }
+        "intel" => Ok(Cmd::Intel(out, icfg, truth_file)),
         other => Err(format!("unknown subcommand {other}")),
     }
+}
+
+fn run(cmd: Cmd) -> Result<(), String> {
+    let t0 = Instant::now();
+    match cmd {
+        Cmd::Demo(path) => {
+            let s = write_demo(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+            eprintln!(
+                "wrote {}: {} packets, {} bytes, {:.3} s of traffic",
+                path.display(),
+                s.packets,
+                s.bytes,
+                (s.last_us - s.first_us) as f64 / 1e6
+            );
+            for line in DEMO_CONTENTS {
+                eprintln!("  - {line}");
+            }
+        }
+        Cmd::Bench(path, cfg) => {
+            let s = write_bench(&path, &cfg).map_err(|e| format!("{}: {e}", path.display()))?;
+            eprintln!(
+                "wrote {}: {} packets, {} bytes, mean frame {:.1} bytes, {} flows started, \
+                 {:.3} s of traffic (seed {}, {} concurrent{}); generated in {:.2} s",
+                path.display(),
+                s.packets,
+                s.bytes,
+                s.frame_bytes as f64 / s.packets.max(1) as f64,
+                s.flows_started,
+                s.duration_us as f64 / 1e6,
+                cfg.seed,
+                cfg.flows,
+                if cfg.flood { ", SYN flood" } else { "" },
+                t0.elapsed().as_secs_f64()
+            );
+            if cfg.plant > 0 {
+                eprintln!(
+                    "wrote {}: {} plants, {} planted occurrences",
+                    truth_path(&path).display(),
+                    cfg.plant,
+                    s.planted.len()
+                );
+            }
+        }
+        Cmd::Intel(dir, cfg, truth_file) => {
+            let planted = match &truth_file {
+                Some(p) => {
+                    let doc =
+                        std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
+                    truth::values(&doc).map_err(|e| format!("{}: {e}", p.display()))?
+                }
+                None => Vec::new(),
+            };
+            let s = intel::write_intel(&dir, &cfg, &planted)
+                .map_err(|e| format!("{}: {e}", dir.display()))?;
+            eprintln!(
+                "wrote {}: {} domains, {} IPs/CIDRs, {} JA3, {} JA4, {} patterns, {} regexes \
+                 ({} planted values); generated in {:.2} s",
+                dir.display(),
+                s.domains,
+                s.ips,
+                s.ja3,
+                s.ja4,
+                s.patterns,
+                s.regexes,
+                s.planted,
+                t0.elapsed().as_secs_f64()
+            );
+        }
+    }
+    Ok(())
 }
 
 fn main() -> ExitCode {
@@ -67,45 +207,32 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let t0 = Instant::now();
-    let out = match &cmd {
-        Cmd::Demo(p) | Cmd::Bench(p, _) => p.clone(),
-    };
-    let res = match cmd {
-        Cmd::Demo(path) => write_demo(&path).map(|s| {
-            eprintln!(
-                "wrote {}: {} packets, {} bytes, {:.3} s of traffic",
-                path.display(),
-                s.packets,
-                s.bytes,
-                (s.last_us - s.first_us) as f64 / 1e6
-            );
-            for line in DEMO_CONTENTS {
-                eprintln!("  - {line}");
-            }
-        }),
-        Cmd::Bench(path, cfg) => write_bench(&path, &cfg).map(|s| {
-            let secs = t0.elapsed().as_secs_f64();
-            eprintln!(
-                "wrote {}: {} packets, {} bytes, {} flows started, {:.3} s of traffic \
-                 (seed {}, {} concurrent{}); generated in {:.2} s",
-                path.display(),
-                s.packets,
-                s.bytes,
-                s.flows_started,
-                s.duration_us as f64 / 1e6,
-                cfg.seed,
-                cfg.flows,
-                if cfg.flood { ", SYN flood" } else { "" },
-                secs
-            );
-        }),
-    };
-    match res {
+    match run(cmd) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("tapir-gen-demo: {}: {e}", out.display());
+            eprintln!("tapir-gen-demo: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::quantity;
+
+    #[test]
+    fn quantities_take_decimal_and_binary_suffixes() {
+        assert_eq!(quantity("1500"), Ok(1500));
+        assert_eq!(quantity("2K"), Ok(2_000));
+        assert_eq!(quantity("3M"), Ok(3_000_000));
+        assert_eq!(quantity("1G"), Ok(1_000_000_000));
+        assert_eq!(quantity("4KiB"), Ok(4_096));
+        assert_eq!(quantity("1MiB"), Ok(1_048_576));
+        assert_eq!(quantity("1GiB"), Ok(1_073_741_824));
+        assert_eq!(quantity("2gib"), Ok(2_147_483_648));
+        assert!(quantity("1.5G").is_err());
+        assert!(quantity("G").is_err());
+        assert!(quantity("10X").is_err());
+        assert!(quantity("20000000TiB").is_err());
     }
 }

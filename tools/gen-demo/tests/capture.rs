@@ -281,6 +281,7 @@ struct Hello {
     sigalgs: Vec<u16>,
     versions: Vec<u16>,
     alpn: Option<Vec<u8>>,
+    sni: Option<Vec<u8>>,
 }
 
 fn is_grease(v: u16) -> bool {
@@ -315,6 +316,7 @@ fn parse_hello(stream: &[u8]) -> Hello {
         sigalgs: vec![],
         versions: vec![],
         alpn: None,
+        sni: None,
     };
     while p < ext_end {
         let ty = be16(body, p);
@@ -328,6 +330,8 @@ fn parse_hello(stream: &[u8]) -> Hello {
             0x000d => h.sigalgs = u16s(&e[2..]),
             0x002b => h.versions = u16s(&e[1..]),
             0x0010 => h.alpn = Some(e[3..3 + usize::from(e[2])].to_vec()),
+            // RFC 6066 §3: list length, name_type 0, name length, name.
+            0x0000 => h.sni = Some(e[5..5 + usize::from(be16(e, 3))].to_vec()),
             _ => {}
         }
         p += 4 + len;
@@ -582,6 +586,7 @@ fn bench_cfg(packets: u64, flood: bool) -> BenchConfig {
         flows: 200,
         seed: 42,
         flood,
+        ..BenchConfig::default()
     }
 }
 
@@ -653,4 +658,611 @@ fn checksum_checker_rejects_a_flipped_bit() {
     bad_ip[14 + 8] ^= 0x01; // TTL
     let r = std::panic::catch_unwind(|| check_frame(&bad_ip, &mut Stats::default()).is_some());
     assert!(r.is_err(), "a corrupted IPv4 header must fail its checksum");
+}
+
+// ---- Benchmark captures: size, mean frame, planted indicators, intel lists ----
+
+use std::net::IpAddr;
+use tapir_gen_demo::bench_bytes_with_summary;
+use tapir_gen_demo::intel::{write_intel, IntelConfig};
+use tapir_gen_demo::truth;
+
+/// Transport view of one frame (checksums are checked separately by `check_frame`).
+struct View<'a> {
+    proto: u8,
+    src: IpAddr,
+    dst: IpAddr,
+    sport: u16,
+    dport: u16,
+    flags: u8,
+    payload: &'a [u8],
+}
+
+fn view(frame: &[u8]) -> View<'_> {
+    let mut l3 = 14;
+    let mut et = be16(frame, 12);
+    if et == 0x8100 {
+        et = be16(frame, 16);
+        l3 = 18;
+    }
+    let ip = &frame[l3..];
+    let (proto, src, dst, l4) = if et == 0x0800 {
+        let ihl = usize::from(ip[0] & 0x0f) * 4;
+        let s: [u8; 4] = ip[12..16].try_into().unwrap();
+        let d: [u8; 4] = ip[16..20].try_into().unwrap();
+        (ip[9], IpAddr::from(s), IpAddr::from(d), &ip[ihl..])
+    } else {
+        let s: [u8; 16] = ip[8..24].try_into().unwrap();
+        let d: [u8; 16] = ip[24..40].try_into().unwrap();
+        (ip[6], IpAddr::from(s), IpAddr::from(d), &ip[40..])
+    };
+    let (flags, payload) = if proto == 6 {
+        (l4[13], &l4[usize::from(l4[12] >> 4) * 4..])
+    } else {
+        (0, &l4[8..])
+    };
+    View {
+        proto,
+        src,
+        dst,
+        sport: be16(l4, 0),
+        dport: be16(l4, 2),
+        flags,
+        payload,
+    }
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+/// RFC 1035 §3.1 label encoding of a dotted name.
+fn dns_labels(name: &str) -> Vec<u8> {
+    let mut out = Vec::new();
+    for l in name.split('.') {
+        out.push(l.len() as u8);
+        out.extend_from_slice(l.as_bytes());
+    }
+    out.push(0);
+    out
+}
+
+/// The question name of a DNS message (RFC 1035 §4.1.2; questions are never compressed here).
+fn dns_qname(msg: &[u8]) -> String {
+    let mut p = 12;
+    let mut labels = Vec::new();
+    while msg[p] != 0 {
+        let n = usize::from(msg[p]);
+        labels.push(String::from_utf8_lossy(&msg[p + 1..p + 1 + n]).into_owned());
+        p += 1 + n;
+    }
+    labels.join(".")
+}
+
+fn md5_hex(s: &str) -> String {
+    Md5::digest(s.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// A ClientHello whose first record is wholly inside this payload.
+fn whole_hello(p: &[u8]) -> Option<Hello> {
+    let whole = p.len() > 5 && p[0] == 22 && p[5] == 1 && usize::from(be16(p, 3)) + 5 <= p.len();
+    whole.then(|| parse_hello(p))
+}
+
+fn plant_cfg() -> BenchConfig {
+    BenchConfig {
+        packets: 30_000,
+        flows: 150,
+        seed: 9,
+        plant: 6,
+        ..BenchConfig::default()
+    }
+}
+
+#[test]
+fn bench_size_limit_is_honoured() {
+    let cfg = BenchConfig {
+        packets: u64::MAX,
+        max_bytes: 3 << 20,
+        flows: 300,
+        seed: 5,
+        ..BenchConfig::default()
+    };
+    let (file, s) = bench_bytes_with_summary(&cfg).unwrap();
+    assert_eq!(s.bytes, file.len() as u64);
+    // Stops at the first record that reaches the size: within one record (16 + 1518) of it.
+    assert!(file.len() as u64 >= 3 << 20);
+    assert!(
+        (file.len() as u64) < (3 << 20) + 16 + 1518,
+        "{}",
+        file.len()
+    );
+    let (recs, _, _) = check_capture(&file);
+    assert_eq!(recs.len() as u64, s.packets);
+    // Both limits: the packet count wins when it comes first.
+    let both = BenchConfig {
+        packets: 1_000,
+        ..cfg
+    };
+    let (file, _) = bench_bytes_with_summary(&both).unwrap();
+    assert_eq!(records(&file).len(), 1_000);
+}
+
+#[test]
+fn bench_mean_frame_is_within_ten_percent_of_the_target() {
+    for target in [0u32, 300, 700, 1_200] {
+        let cfg = BenchConfig {
+            packets: 20_000,
+            flows: 300,
+            seed: 11,
+            mean_frame: target,
+            ..BenchConfig::default()
+        };
+        let file = bench_bytes(&cfg).unwrap();
+        let recs = records(&file);
+        let mean = recs.iter().map(|r| r.data.len()).sum::<usize>() as f64 / recs.len() as f64;
+        if target == 0 {
+            // The uncontrolled mix still has ACKs and full segments, so a middling mean.
+            assert!((400.0..1_200.0).contains(&mean), "uncontrolled mean {mean}");
+        } else {
+            let t = f64::from(target);
+            assert!((mean - t).abs() <= t * 0.10, "target {target}: mean {mean}");
+        }
+    }
+    // Out-of-range targets are refused, not silently clamped.
+    let bad = BenchConfig {
+        packets: 10,
+        mean_frame: 50,
+        ..BenchConfig::default()
+    };
+    assert!(bench_bytes(&bad).is_err());
+}
+
+#[test]
+fn bench_mix_has_every_profile_and_protocol() {
+    let cfg = BenchConfig {
+        packets: 40_000,
+        flows: 300,
+        seed: 3,
+        ..BenchConfig::default()
+    };
+    let file = bench_bytes(&cfg).unwrap();
+    let (recs, _, stats) = check_capture(&file);
+    assert!(
+        stats.ipv6 > 0 && stats.vlan > 0 && stats.udp > 0,
+        "{stats:?}"
+    );
+    let mut ja3s = HashSet::new();
+    let (mut grease, mut dns_answers, mut http) = (0, 0, 0);
+    for r in &recs {
+        let v = view(r.data);
+        if let Some(h) = whole_hello(v.payload) {
+            ja3s.insert(md5_hex(&ja3_string(&h)));
+            grease += usize::from(h.ciphers.iter().any(|c| is_grease(*c)));
+        }
+        if v.proto == 17 && v.sport == 53 && be16(v.payload, 6) > 0 {
+            dns_answers += 1;
+        }
+        if v.proto == 6 && v.payload.starts_with(b"HTTP/1.1 ") {
+            http += 1;
+        }
+    }
+    // Chromium's hello spans two segments (ML-KEM share), so whole hellos come from the
+    // other three profiles.
+    assert!(ja3s.len() >= 3, "{ja3s:?}");
+    assert_eq!(grease, 0, "only the split Chromium hello carries GREASE");
+    let split_hello = recs.iter().any(|r| {
+        let v = view(r.data);
+        v.payload.len() > 5
+            && v.payload[0] == 22
+            && v.payload[5] == 1
+            && usize::from(be16(v.payload, 3)) + 5 > v.payload.len()
+    });
+    assert!(split_hello);
+    assert!(dns_answers > 0 && http > 0, "{dns_answers} {http}");
+}
+
+#[test]
+fn planted_truth_matches_the_capture_and_nothing_else_carries_it() {
+    let cfg = plant_cfg();
+    let (file, s) = bench_bytes_with_summary(&cfg).unwrap();
+    let (file2, s2) = bench_bytes_with_summary(&cfg).unwrap();
+    assert!(
+        file == file2 && s == s2,
+        "same seed, same capture and truth"
+    );
+    assert_eq!(s.packets, 30_000);
+    let (recs, tcp, _) = check_capture(&file);
+    check_tcp_numbers(&tcp, false);
+    let views: Vec<View<'_>> = recs.iter().map(|r| view(r.data)).collect();
+    let frame = |n: u64| &views[usize::try_from(n).unwrap() - 1];
+
+    // 6 plants: each has DNS query, DNS answer IP, flow IP, SNI, JA3, JA4, HTTP Host and a pattern.
+    assert_eq!(s.planted.len(), 6 * 8);
+    let kinds: HashSet<_> = s.planted.iter().map(|p| (p.kind, p.field)).collect();
+    assert_eq!(kinds.len(), 9, "{kinds:?}");
+    assert!(s.planted.iter().any(|p| p.split));
+    assert!(s
+        .planted
+        .iter()
+        .any(|p| p.kind == "ip" && p.value.contains(':')));
+    for p in &s.planted {
+        assert!(!p.frames.is_empty(), "{p:?}");
+        for &n in &p.frames {
+            let v = frame(n);
+            let fwd = (v.src, v.sport, v.dst, v.dport)
+                == (p.flow.src, p.flow.sport, p.flow.dst, p.flow.dport);
+            let rev = (v.dst, v.dport, v.src, v.sport)
+                == (p.flow.src, p.flow.sport, p.flow.dst, p.flow.dport);
+            assert!(fwd || rev, "frame {n} is not in the flow of {p:?}");
+            assert_eq!(v.proto, if p.flow.proto == "tcp" { 6 } else { 17 });
+        }
+        let first = frame(p.frames[0]);
+        match p.field {
+            "dns.query" => {
+                for &n in &p.frames {
+                    assert_eq!(dns_qname(frame(n).payload), p.value);
+                }
+            }
+            "dns.answer" => {
+                let ip: IpAddr = p.value.parse().unwrap();
+                let octets = match ip {
+                    IpAddr::V4(a) => a.octets().to_vec(),
+                    IpAddr::V6(a) => a.octets().to_vec(),
+                };
+                assert!(contains(first.payload, &octets));
+                assert!(be16(first.payload, 6) >= 1, "ANCOUNT");
+            }
+            "flow.dst" => {
+                assert_eq!(first.dst, p.value.parse::<IpAddr>().unwrap());
+                assert_eq!(first.flags, 0x02, "the SYN");
+            }
+            "tls.sni" => {
+                let h = whole_hello(first.payload).expect("malware-like hello fits one segment");
+                assert_eq!(h.sni.as_deref(), Some(p.value.as_bytes()));
+            }
+            "tls.ja3" => {
+                let h = whole_hello(first.payload).unwrap();
+                assert_eq!(md5_hex(&ja3_string(&h)), p.value);
+                assert!(h.alpn.is_none() && h.versions.is_empty());
+            }
+            "tls.ja4" => {
+                let h = whole_hello(first.payload).unwrap();
+                assert_eq!(ja4(&h), p.value);
+            }
+            "http.host" => {
+                let line = format!("\r\nHost: {}\r\n", p.wire);
+                assert!(contains(first.payload, line.as_bytes()));
+                assert!(p.wire.ends_with(&format!(".{}", p.value)));
+            }
+            "http.body" | "tcp.payload" => {
+                let pat = p.value.as_bytes();
+                if p.split {
+                    assert_eq!(p.frames.len(), 2);
+                    let second = frame(p.frames[1]);
+                    assert!(!contains(first.payload, pat) && !contains(second.payload, pat));
+                    let joined = [first.payload, second.payload].concat();
+                    assert!(contains(&joined, pat), "{p:?}");
+                } else {
+                    assert_eq!(p.frames.len(), 1);
+                    assert!(contains(first.payload, pat));
+                }
+                if p.field == "http.body" {
+                    // Split bodies straddle the end of the request's first segment.
+                    assert_eq!(p.split, first.payload.starts_with(b"POST "));
+                } else {
+                    assert_eq!(p.flow.dport, 4444);
+                }
+            }
+            other => panic!("unknown field {other}"),
+        }
+    }
+
+    // Nothing else: planted names, addresses, patterns and the malware JA3 appear only in
+    // the frames and flows the truth names.
+    let listed: HashSet<u64> = s.planted.iter().flat_map(|p| p.frames.clone()).collect();
+    let flows: HashSet<_> = s
+        .planted
+        .iter()
+        .map(|p| (p.flow.src, p.flow.sport, p.flow.dst, p.flow.dport))
+        .collect();
+    let planted_ja3: HashSet<&str> = s
+        .planted
+        .iter()
+        .filter(|p| p.kind == "ja3")
+        .map(|p| p.value.as_str())
+        .collect();
+    assert_eq!(planted_ja3.len(), 1);
+    for (i, v) in views.iter().enumerate() {
+        let n = i as u64 + 1;
+        for p in &s.planted {
+            match p.kind {
+                "domain" => {
+                    let label = p.value.split('.').next().unwrap();
+                    if contains(v.payload, label.as_bytes()) {
+                        assert!(listed.contains(&n), "frame {n} carries {label}");
+                    }
+                }
+                "pattern" if contains(v.payload, &p.value.as_bytes()[..8]) => {
+                    assert!(
+                        listed.contains(&n) || p.split,
+                        "frame {n} carries a pattern"
+                    );
+                }
+                "ip" => {
+                    let ip: IpAddr = p.value.parse().unwrap();
+                    if v.src == ip || v.dst == ip {
+                        let t = if v.dst == ip {
+                            (v.src, v.sport, v.dst, v.dport)
+                        } else {
+                            (v.dst, v.dport, v.src, v.sport)
+                        };
+                        assert!(flows.contains(&t), "frame {n} talks to planted {ip}");
+                    }
+                }
+                _ => {}
+            }
+        }
+        if let Some(h) = whole_hello(v.payload) {
+            let j = md5_hex(&ja3_string(&h));
+            assert_eq!(
+                planted_ja3.contains(j.as_str()),
+                listed.contains(&n),
+                "frame {n}"
+            );
+        }
+    }
+    // The planted DNS names are in label form in the capture, as the truth says.
+    for p in s.planted.iter().filter(|p| p.field == "dns.query") {
+        assert!(contains(&file, &dns_labels(&p.value)));
+    }
+
+    // The JSON document round-trips the distinct values.
+    let doc = truth::to_json(
+        "x.pcap", cfg.seed, s.packets, s.bytes, cfg.plant, &s.planted,
+    );
+    let values = truth::values(&doc).unwrap();
+    let distinct: HashSet<_> = s
+        .planted
+        .iter()
+        .map(|p| (p.kind, p.value.as_str()))
+        .collect();
+    assert_eq!(values.len(), distinct.len());
+    assert!(truth::values("{\"format\": \"other\"}").is_err());
+}
+
+#[test]
+fn write_bench_puts_the_truth_beside_the_capture() {
+    let dir = std::env::temp_dir().join(format!("tapir-gen-truth-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("planted.pcap");
+    let s = write_bench(&path, &plant_cfg()).unwrap();
+    let doc = std::fs::read_to_string(dir.join("planted.pcap.truth.json")).unwrap();
+    std::fs::remove_dir_all(&dir).ok();
+    let v: serde_json::Value = serde_json::from_str(&doc).unwrap();
+    assert_eq!(v["format"], "tapir-gen-demo-truth/1");
+    assert_eq!(v["capture"], "planted.pcap");
+    assert_eq!(v["packets"], s.packets);
+    assert_eq!(v["indicators"].as_array().unwrap().len(), s.planted.len());
+    let e = &v["indicators"][0];
+    for k in [
+        "plant", "type", "value", "field", "wire", "flow", "frames", "split",
+    ] {
+        assert!(!e[k].is_null(), "{k}");
+    }
+    // Too many plants for the packet budget is an error, not a silently partial truth.
+    let small = BenchConfig {
+        packets: 500,
+        plant: 50,
+        ..BenchConfig::default()
+    };
+    assert!(bench_bytes(&small).is_err());
+}
+
+/// (family-tagged address, prefix length) of an ips.txt line.
+fn parse_ip_line(l: &str) -> (u128, u32, bool) {
+    let (a, len) = l.split_once('/').map_or((l, None), |(a, n)| (a, Some(n)));
+    match a.parse::<IpAddr>().unwrap() {
+        IpAddr::V4(v4) => (
+            u128::from(u32::from(v4)),
+            len.map_or(32, |n| n.parse().unwrap()),
+            false,
+        ),
+        IpAddr::V6(v6) => (
+            u128::from(v6),
+            len.map_or(128, |n| n.parse().unwrap()),
+            true,
+        ),
+    }
+}
+
+fn lines_of(path: &std::path::Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(String::from)
+        .collect()
+}
+
+#[test]
+fn intel_lists_hold_the_planted_values_and_miss_everything_else() {
+    let cfg = plant_cfg();
+    let (file, s) = bench_bytes_with_summary(&cfg).unwrap();
+    let doc = truth::to_json(
+        "x.pcap", cfg.seed, s.packets, s.bytes, cfg.plant, &s.planted,
+    );
+    let planted = truth::values(&doc).unwrap();
+    let dir = std::env::temp_dir().join(format!("tapir-gen-intel-{}", std::process::id()));
+    let icfg = IntelConfig {
+        domains: 3_000,
+        ips: 20_000,
+        ja3: 300,
+        ja4: 300,
+        patterns: Some(200),
+        regexes: Some(20),
+        seed: 4,
+    };
+    let sum = write_intel(&dir, &icfg, &planted).unwrap();
+    let read = |n: &str| lines_of(&dir.join(n));
+    let (domains, ips, ja3s, ja4s, pats, regexes) = (
+        read("domains.txt"),
+        read("ips.txt"),
+        read("ja3.txt"),
+        read("ja4.txt"),
+        read("patterns.txt"),
+        read("patterns-regex.rules"),
+    );
+    // Same seed, same lists.
+    write_intel(&dir, &icfg, &planted).unwrap();
+    assert_eq!(read("ips.txt"), ips);
+    std::fs::remove_dir_all(&dir).ok();
+    assert_eq!(
+        [
+            domains.len(),
+            ips.len(),
+            ja3s.len(),
+            ja4s.len(),
+            pats.len(),
+            regexes.len()
+        ],
+        [3_000, 20_000, 300, 300, 200, 20]
+    );
+    assert_eq!(sum.ips, 20_000);
+    for (list, n) in [
+        (&domains, 3_000),
+        (&ips, 20_000),
+        (&ja3s, 300),
+        (&ja4s, 300),
+    ] {
+        assert_eq!(
+            list.iter().collect::<HashSet<_>>().len(),
+            n,
+            "no duplicates"
+        );
+    }
+    for (kind, value) in &planted {
+        let list = match kind.as_str() {
+            "domain" => &domains,
+            "ip" => &ips,
+            "ja3" => &ja3s,
+            "ja4" => &ja4s,
+            "pattern" => &pats,
+            other => panic!("{other}"),
+        };
+        assert!(list.contains(value), "{kind} {value} missing");
+    }
+    // A realistic IP mix: single addresses and CIDRs of both families.
+    let parsed: Vec<_> = ips.iter().map(|l| parse_ip_line(l)).collect();
+    for (v6, single) in [(false, true), (false, false), (true, true), (true, false)] {
+        let full = if v6 { 128 } else { 32 };
+        assert!(
+            parsed
+                .iter()
+                .any(|&(_, len, f)| f == v6 && (len == full) == single),
+            "v6 {v6} single {single}"
+        );
+    }
+    for l in &ja3s {
+        assert!(
+            l.len() == 32 && l.bytes().all(|b| b.is_ascii_hexdigit()),
+            "{l}"
+        );
+    }
+    for l in &ja4s {
+        assert_eq!(l.split('_').count(), 3, "{l}");
+    }
+    // rules/README.md: `|` starts a hex escape in patterns*.txt; rules entries are key=value.
+    assert!(pats.iter().all(|l| !l.contains('|')));
+    for l in &regexes {
+        assert!(l.starts_with("id=") && l.contains(" regex=\"/"), "{l}");
+    }
+
+    // Nothing else matches: every name, endpoint and fingerprint of the capture.
+    let planted_set: HashSet<(&str, &str)> = planted
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let domain_set: HashSet<&str> = domains.iter().map(String::as_str).collect();
+    let mut ip_set: HashSet<(u128, u32, bool)> = HashSet::new();
+    for &(a, len, v6) in &parsed {
+        let bits = if v6 { 128 } else { 32 };
+        let mask = if len == 0 {
+            0
+        } else {
+            u128::MAX << (bits - len)
+        } & (u128::MAX >> (128 - bits));
+        ip_set.insert((a & mask, len, v6));
+    }
+    let fp_set: HashSet<&str> = ja3s.iter().chain(&ja4s).map(String::as_str).collect();
+    let (recs, _, _) = check_capture(&file);
+    let mut names: HashSet<String> = HashSet::new();
+    let mut endpoints: HashSet<IpAddr> = HashSet::new();
+    for r in &recs {
+        let v = view(r.data);
+        endpoints.insert(v.src);
+        endpoints.insert(v.dst);
+        if v.proto == 17 && (v.dport == 53 || v.sport == 53) {
+            names.insert(dns_qname(v.payload));
+        }
+        if let Some(h) = whole_hello(v.payload) {
+            if let Some(sni) = &h.sni {
+                names.insert(String::from_utf8(sni.clone()).unwrap());
+            }
+            for fp in [md5_hex(&ja3_string(&h)), ja4(&h)] {
+                if fp_set.contains(fp.as_str()) {
+                    assert!(
+                        planted_set.contains(&("ja3", fp.as_str()))
+                            || planted_set.contains(&("ja4", fp.as_str())),
+                        "{fp}"
+                    );
+                }
+            }
+        }
+        if let Some(at) = v.payload.windows(8).position(|w| w == b"\r\nHost: ") {
+            let rest = &v.payload[at + 8..];
+            let end = rest.windows(2).position(|w| w == b"\r\n").unwrap();
+            names.insert(String::from_utf8(rest[..end].to_vec()).unwrap());
+        }
+    }
+    assert!(names.len() > 50, "{}", names.len());
+    for name in &names {
+        let mut rest = name.as_str();
+        loop {
+            if domain_set.contains(rest) {
+                assert!(
+                    planted_set.contains(&("domain", rest)),
+                    "{rest} matches {name}"
+                );
+            }
+            match rest.split_once('.') {
+                Some((_, r)) => rest = r,
+                None => break,
+            }
+        }
+    }
+    for ip in &endpoints {
+        let (a, v6) = match ip {
+            IpAddr::V4(x) => (u128::from(u32::from(*x)), false),
+            IpAddr::V6(x) => (u128::from(*x), true),
+        };
+        let bits = if v6 { 128 } else { 32 };
+        for len in 0..=bits {
+            let mask = if len == 0 {
+                0
+            } else {
+                u128::MAX << (bits - len)
+            } & (u128::MAX >> (128 - bits));
+            if ip_set.contains(&(a & mask, len, v6)) {
+                assert!(
+                    len == bits && planted_set.contains(&("ip", ip.to_string().as_str())),
+                    "{ip} matches an entry /{len}"
+                );
+            }
+        }
+    }
 }
