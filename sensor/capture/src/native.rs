@@ -323,7 +323,7 @@ impl NativeReader {
         }
         let block_type = u32_at(&self.buf, self.pos, be).unwrap_or(0);
         let total = u32_at(&self.buf, self.pos + 4, be).unwrap_or(0) as usize;
-        if total < 12 || total % 4 != 0 || total > MAX_BLOCK {
+        if total < 12 || !total.is_multiple_of(4) || total > MAX_BLOCK {
             return Err(format!("bad pcapng block length {total}"));
         }
         self.fill(total).map_err(|e| e.to_string())?;

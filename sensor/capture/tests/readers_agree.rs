@@ -70,7 +70,7 @@ fn pcapng_interfaces_keep_their_own_link_types() {
         v.extend_from_slice(&t.to_le_bytes());
         v.extend_from_slice(&total.to_le_bytes());
         v.extend_from_slice(body);
-        v.extend(std::iter::repeat(0).take(pad));
+        v.extend(std::iter::repeat_n(0, pad));
         v.extend_from_slice(&total.to_le_bytes());
         v
     }

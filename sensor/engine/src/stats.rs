@@ -82,7 +82,10 @@ impl Stats {
             ("fragments".into(), self.fragments),
             ("flows_forced".into(), self.flows_forced),
             ("tcp_gaps".into(), self.tcp_gaps),
-            ("tcp_retransmitted_bytes".into(), self.tcp_retransmitted_bytes),
+            (
+                "tcp_retransmitted_bytes".into(),
+                self.tcp_retransmitted_bytes,
+            ),
             ("tcp_ooo_dropped".into(), self.tcp_ooo_dropped),
             ("tcp_depth_reached".into(), self.tcp_depth_reached),
             ("defrag_reassembled".into(), self.defrag_reassembled),
@@ -90,8 +93,16 @@ impl Stats {
             ("defrag_dropped_memcap".into(), self.defrag_dropped_memcap),
             ("defrag_bad_fragments".into(), self.defrag_bad_fragments),
         ];
-        v.extend(self.decode_errors.iter().map(|(k, n)| (format!("decode.{k}"), *n)));
-        v.extend(self.app_errors.iter().map(|(k, n)| (format!("app_error.{k}"), *n)));
+        v.extend(
+            self.decode_errors
+                .iter()
+                .map(|(k, n)| (format!("decode.{k}"), *n)),
+        );
+        v.extend(
+            self.app_errors
+                .iter()
+                .map(|(k, n)| (format!("app_error.{k}"), *n)),
+        );
         v.extend(self.events.iter().map(|(k, n)| (format!("events.{k}"), *n)));
         v.retain(|(_, n)| *n > 0);
         v

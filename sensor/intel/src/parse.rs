@@ -3,9 +3,10 @@
 //! Input is one line of text; output is a normalised [`Parsed`] value or a [`LineError`] saying
 //! why the line was rejected. Nothing here touches the store.
 
+use std::borrow::Cow;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use crate::IndicatorKind;
+use crate::{IndicatorType, MAX_URL_LEN};
 
 /// Longest DNS name in presentation form without the trailing dot (RFC 1035 §2.3.4: 255 octets
 /// on the wire, which is 253 characters of text).
@@ -16,6 +17,8 @@ const MAX_LABEL_LEN: usize = 63;
 pub(crate) const JA3_HEX_LEN: usize = 32;
 /// JA4 `a_b_c`: 10 + 1 + 12 + 1 + 12 characters.
 pub(crate) const JA4_LEN: usize = 36;
+/// SHA-1 digest bytes.
+pub(crate) const SHA1_LEN: usize = 20;
 
 /// Why a list line was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -39,6 +42,14 @@ pub enum LineError {
     InvalidJa4(&'static str),
     #[error("indicator limit of {max} reached", max = crate::MAX_INDICATORS)]
     TooManyIndicators,
+    #[error("invalid URL ({0})")]
+    InvalidUrl(&'static str),
+    #[error("invalid ip:port ({0})")]
+    InvalidIpPort(&'static str),
+    #[error("invalid hash ({0})")]
+    InvalidHash(&'static str),
+    #[error("cannot tell the indicator type of this value")]
+    UnknownType,
 }
 
 /// An IP network in host byte order with its prefix length; host bits are always zero.
@@ -66,12 +77,38 @@ impl IpNet {
     /// Canonical text: the bare address for a full-length prefix, `addr/len` otherwise.
     pub(crate) fn to_value(self) -> String {
         match self {
-            Self::V4(a, 32) => Ipv4Addr::from(a).to_string(),
-            Self::V4(a, l) => format!("{}/{l}", Ipv4Addr::from(a)),
+            Self::V4(a, l) => {
+                // Hand-rolled: `Display` for Ipv4Addr goes through the formatter machinery and
+                // was the largest single cost of loading big IP lists.
+                let mut s = String::with_capacity(18);
+                for (i, o) in a.to_be_bytes().iter().enumerate() {
+                    if i > 0 {
+                        s.push('.');
+                    }
+                    push_dec(&mut s, u32::from(*o));
+                }
+                if l != 32 {
+                    s.push('/');
+                    push_dec(&mut s, u32::from(l));
+                }
+                s
+            }
             Self::V6(a, 128) => Ipv6Addr::from(a).to_string(),
             Self::V6(a, l) => format!("{}/{l}", Ipv6Addr::from(a)),
         }
     }
+}
+
+/// Appends `v` (< 1000) in decimal.
+fn push_dec(s: &mut String, v: u32) {
+    let d = |x: u32| char::from_digit(x % 10, 10).unwrap_or('0');
+    if v >= 100 {
+        s.push(d(v / 100));
+    }
+    if v >= 10 {
+        s.push(d(v / 10));
+    }
+    s.push(d(v));
 }
 
 /// Keeps the top `len` bits of a `width`-bit value; `len == 0` keeps nothing.
@@ -99,6 +136,42 @@ pub(crate) enum Parsed {
     },
     Ja3([u8; JA3_HEX_LEN]),
     Ja4([u8; JA4_LEN]),
+    Url(UrlParts),
+    CertSha1([u8; SHA1_LEN]),
+    /// Address as IPv6 (IPv4 mapped to `::ffff:a.b.c.d`) and port.
+    IpPort(u128, u16),
+    /// Lowercase hex of 32, 40, 64 or 128 digits.
+    FileHash(String),
+    Hassh([u8; JA3_HEX_LEN]),
+}
+
+impl Parsed {
+    pub(crate) fn ty(&self) -> IndicatorType {
+        match self {
+            Self::Domain(_) => IndicatorType::Domain,
+            Self::Ip { .. } => IndicatorType::Ip,
+            Self::Ja3(_) => IndicatorType::Ja3,
+            Self::Ja4(_) => IndicatorType::Ja4,
+            Self::Url(_) => IndicatorType::Url,
+            Self::CertSha1(_) => IndicatorType::CertSha1,
+            Self::IpPort(..) => IndicatorType::IpPort,
+            Self::FileHash(_) => IndicatorType::FileHash,
+            Self::Hassh(_) => IndicatorType::Hassh,
+        }
+    }
+}
+
+/// A normalised URL split for matching.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct UrlParts {
+    /// `scheme://host[:port]/path[?query]`, default ports dropped, fragment dropped.
+    pub value: String,
+    /// Lowercase host without port; IPv6 without brackets, in canonical form.
+    pub host: String,
+    /// Path and query exactly as listed (percent-encoding kept); at least `/`.
+    pub path: String,
+    /// A query was listed, so the request target must equal `path` rather than start with it.
+    pub exact: bool,
 }
 
 /// Removes a `#` comment and surrounding whitespace. A `#` only starts a comment at the start of
@@ -119,24 +192,329 @@ pub(crate) fn strip_comment(line: &str) -> &str {
     t
 }
 
-/// Parses one comment-free, trimmed, non-empty token as an indicator of `kind`.
-///
-/// A domains list may carry bare IP addresses (real blocklists do; a dotted quad is never a valid
-/// host name because RFC 3696 §2 forbids an all-numeric top-level label), so those become IP
-/// indicators instead of being rejected.
-pub(crate) fn parse_value(kind: IndicatorKind, text: &str) -> Result<Parsed, LineError> {
-    if text.chars().any(char::is_whitespace) {
+/// Restores common defanged spellings (`hxxp://`, `[.]`, `(.)`, `{.}`, `[dot]`, `(dot)`, `[:]`,
+/// `[://]`). Borrows when there is nothing to restore, which is the common case.
+pub(crate) fn refang(text: &str) -> Cow<'_, str> {
+    let b = text.as_bytes();
+    // Only a scheme position counts, so a host such as `hxxpsite.com` is left alone.
+    let hx = b.get(..4).is_some_and(|x| x.eq_ignore_ascii_case(b"hxxp"))
+        && matches!(b.get(4), Some(b':' | b's' | b'S' | b'['));
+    if !hx && !b.iter().any(|&c| matches!(c, b'[' | b'(' | b'{')) {
+        return Cow::Borrowed(text);
+    }
+    let mut s = text.to_string();
+    if hx {
+        // hxxp / hXXp / hxxps -> http(s); only at the start, where a scheme is.
+        s.replace_range(0..3, "htt");
+    }
+    for (from, to) in [
+        ("[://]", "://"),
+        ("[.]", "."),
+        ("(.)", "."),
+        ("{.}", "."),
+        ("[dot]", "."),
+        ("(dot)", "."),
+        ("[DOT]", "."),
+        ("[:]", ":"),
+    ] {
+        if s.contains(from) {
+            s = s.replace(from, to);
+        }
+    }
+    Cow::Owned(s)
+}
+
+/// A domain that may be Unicode (IDNA, converted to its punycode form per UTS #46) or defanged.
+pub(crate) fn parse_domain_any(text: &str) -> Result<String, LineError> {
+    if text.is_ascii() {
+        return parse_domain(text);
+    }
+    let t = text.strip_suffix('.').unwrap_or(text);
+    match idna::domain_to_ascii(t) {
+        Ok(a) if !a.is_empty() => parse_domain(&a),
+        _ => Err(LineError::InvalidDomain("invalid internationalised name")),
+    }
+}
+
+/// Parses `value` as an indicator of type `ty` after refanging. Domain values that are IP
+/// addresses become IP indicators (see [`parse_value`]).
+pub(crate) fn parse_typed(ty: IndicatorType, text: &str) -> Result<Parsed, LineError> {
+    let t = refang(text.trim());
+    let t = t.as_ref();
+    if t.is_empty() {
+        return Err(LineError::UnknownType);
+    }
+    match ty {
+        IndicatorType::Url => parse_url(t).map(Parsed::Url),
+        IndicatorType::IpPort => parse_ip_port(t),
+        IndicatorType::CertSha1 => parse_sha1(t).map(Parsed::CertSha1),
+        IndicatorType::FileHash => parse_file_hash(t).map(Parsed::FileHash),
+        IndicatorType::Hassh => parse_ja3(t)
+            .map(Parsed::Hassh)
+            .map_err(|_| LineError::InvalidHash("HASSH must be 32 hex digits")),
+        IndicatorType::Domain => {
+            if t.chars().any(char::is_whitespace) {
+                return Err(LineError::Whitespace);
+            }
+            match parse_ip(t) {
+                Ok(p) => Ok(p),
+                Err(_) => parse_domain_any(t).map(Parsed::Domain),
+            }
+        }
+        IndicatorType::Ip => {
+            if t.chars().any(char::is_whitespace) {
+                return Err(LineError::Whitespace);
+            }
+            parse_ip(t)
+        }
+        IndicatorType::Ja3 => parse_ja3(t).map(Parsed::Ja3),
+        IndicatorType::Ja4 => parse_ja4(t).map(Parsed::Ja4),
+    }
+}
+
+/// Guesses the type of a bare value: URL (has `://`), IP/CIDR, `ip:port`, JA4, hex hash (a file
+/// hash: a bare 32-digit hex string could be a JA3 or HASSH too, so those need a typed list),
+/// `host/path` (a scheme-less URL, as Zeek writes them), else a domain.
+pub(crate) fn parse_auto(text: &str) -> Result<Parsed, LineError> {
+    let t = refang(text.trim());
+    let t = t.as_ref();
+    if t.is_empty() {
+        return Err(LineError::UnknownType);
+    }
+    if t.chars().any(char::is_whitespace) {
         return Err(LineError::Whitespace);
     }
-    match kind {
-        IndicatorKind::Ip => parse_ip(text),
-        IndicatorKind::Domain => match parse_ip(text) {
-            Ok(p) => Ok(p),
-            Err(_) => parse_domain(text).map(Parsed::Domain),
-        },
-        IndicatorKind::Ja3 => parse_ja3(text).map(Parsed::Ja3),
-        IndicatorKind::Ja4 => parse_ja4(text).map(Parsed::Ja4),
+    if t.contains("://") {
+        return parse_url(t).map(Parsed::Url);
     }
+    if let Ok(p) = parse_ip(t) {
+        return Ok(p);
+    }
+    if let Ok(p) = parse_ip_port(t) {
+        return Ok(p);
+    }
+    if t.len() == JA4_LEN {
+        if let Ok(k) = parse_ja4(t) {
+            return Ok(Parsed::Ja4(k));
+        }
+    }
+    if t.bytes().all(|c| c.is_ascii_hexdigit()) && matches!(t.len(), 32 | 40 | 64 | 128) {
+        return parse_file_hash(t).map(Parsed::FileHash);
+    }
+    if t.contains('/') {
+        return parse_url(t).map(Parsed::Url);
+    }
+    parse_domain_any(t).map(Parsed::Domain)
+}
+
+/// `a.b.c.d:port` or `[v6]:port`; port 1-65535 in plain decimal.
+pub(crate) fn parse_ip_port(text: &str) -> Result<Parsed, LineError> {
+    let (addr, port) = if let Some(rest) = text.strip_prefix('[') {
+        let (a, p) = rest
+            .split_once("]:")
+            .ok_or(LineError::InvalidIpPort("expected [address]:port"))?;
+        let a: Ipv6Addr = a
+            .parse()
+            .map_err(|_| LineError::InvalidIpPort("bad IPv6 address"))?;
+        (IpAddr::V6(a), p)
+    } else {
+        let (a, p) = text
+            .rsplit_once(':')
+            .ok_or(LineError::InvalidIpPort("expected address:port"))?;
+        let a: Ipv4Addr = a
+            .parse()
+            .map_err(|_| LineError::InvalidIpPort("bad IPv4 address"))?;
+        (IpAddr::V4(a), p)
+    };
+    let port = parse_port(port).ok_or(LineError::InvalidIpPort("bad port"))?;
+    Ok(Parsed::IpPort(ip_key(addr), port))
+}
+
+/// 1-65535, decimal digits only.
+pub(crate) fn parse_port(p: &str) -> Option<u16> {
+    if p.is_empty() || p.len() > 5 || !p.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    p.parse::<u16>().ok().filter(|&v| v != 0)
+}
+
+/// The address as a 128-bit key, IPv4 mapped (RFC 4291 §2.5.5.2) so that both families share a
+/// table and a mapped query finds an IPv4 entry.
+pub(crate) fn ip_key(a: IpAddr) -> u128 {
+    match a {
+        IpAddr::V4(v4) => u128::from(v4.to_ipv6_mapped()),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => u128::from(v4.to_ipv6_mapped()),
+            None => u128::from(v6),
+        },
+    }
+}
+
+/// Text form of an `ip:port` key.
+pub(crate) fn ip_port_value(addr: u128, port: u16) -> String {
+    let v6 = Ipv6Addr::from(addr);
+    match v6.to_ipv4_mapped() {
+        Some(v4) => format!("{v4}:{port}"),
+        None => format!("[{v6}]:{port}"),
+    }
+}
+
+/// 40 hex digits, optionally with `:` between byte pairs (`AA:BB:..`, as certificate tools and
+/// tapir's own TLS log print them).
+pub(crate) fn parse_sha1(text: &str) -> Result<[u8; SHA1_LEN], LineError> {
+    hex_sha1(text.as_bytes()).ok_or(LineError::InvalidHash(
+        "SHA-1 must be 40 hex digits, optionally colon-separated",
+    ))
+}
+
+/// Allocation-free SHA-1 decode used by both the loader and the traffic matcher.
+pub(crate) fn hex_sha1(b: &[u8]) -> Option<[u8; SHA1_LEN]> {
+    let colons = match b.len() {
+        40 => false,
+        59 => true,
+        _ => return None,
+    };
+    let mut out = [0u8; SHA1_LEN];
+    let step = if colons { 3 } else { 2 };
+    for (i, o) in out.iter_mut().enumerate() {
+        let at = i.checked_mul(step)?;
+        let hi = hex_val(*b.get(at)?)?;
+        let lo = hex_val(*b.get(at.checked_add(1)?)?)?;
+        if colons && i + 1 < SHA1_LEN && *b.get(at.checked_add(2)?)? != b':' {
+            return None;
+        }
+        *o = (hi << 4) | lo;
+    }
+    Some(out)
+}
+
+fn hex_val(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
+    }
+}
+
+pub(crate) fn sha1_hex(k: &[u8; SHA1_LEN]) -> String {
+    use std::fmt::Write;
+    let mut s = String::with_capacity(40);
+    for b in k {
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}
+
+/// MD5 / SHA-1 / SHA-256 / SHA-512 hex, stored lowercase.
+pub(crate) fn parse_file_hash(text: &str) -> Result<String, LineError> {
+    if !matches!(text.len(), 32 | 40 | 64 | 128) {
+        return Err(LineError::InvalidHash(
+            "expected 32, 40, 64 or 128 hex digits",
+        ));
+    }
+    if !text.bytes().all(|c| c.is_ascii_hexdigit()) {
+        return Err(LineError::InvalidHash("non-hex character"));
+    }
+    Ok(text.to_ascii_lowercase())
+}
+
+/// Normalises a URL; a missing scheme means `http` (Zeek's `Intel::URL` omits it).
+///
+/// Userinfo and fragment are dropped (never sent in a request target), the host is normalised
+/// like a domain or an IP, default ports (80 for http, 443 for https) are dropped, an empty path
+/// becomes `/`, and path and query are kept byte for byte so that percent-encoding matches what
+/// a client puts on the wire.
+pub(crate) fn parse_url(text: &str) -> Result<UrlParts, LineError> {
+    if text.len() > MAX_URL_LEN {
+        return Err(LineError::InvalidUrl("longer than the URL limit"));
+    }
+    if text.bytes().any(|c| c <= b' ' || c == 0x7f) {
+        return Err(LineError::InvalidUrl("whitespace or control character"));
+    }
+    let (scheme, rest) = match text.split_once("://") {
+        Some((s, r)) => {
+            if s.is_empty()
+                || !s
+                    .bytes()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.'))
+            {
+                return Err(LineError::InvalidUrl("bad scheme"));
+            }
+            (s.to_ascii_lowercase(), r)
+        }
+        None => ("http".to_string(), text),
+    };
+    let rest = rest.split('#').next().unwrap_or("");
+    let auth_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (auth, path) = rest.split_at(auth_end);
+    let auth = auth.rsplit_once('@').map_or(auth, |(_, h)| h);
+    let (host_text, port_text) = if let Some(r) = auth.strip_prefix('[') {
+        let (h, after) = r
+            .split_once(']')
+            .ok_or(LineError::InvalidUrl("unclosed [ in host"))?;
+        let port = match after {
+            "" => None,
+            a => Some(
+                a.strip_prefix(':')
+                    .ok_or(LineError::InvalidUrl("junk after ]"))?,
+            ),
+        };
+        (h, port)
+    } else {
+        match auth.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (auth, None),
+        }
+    };
+    if host_text.is_empty() {
+        return Err(LineError::InvalidUrl("empty host"));
+    }
+    let (host, bracket) = match host_text.parse::<IpAddr>() {
+        Ok(IpAddr::V4(a)) => (a.to_string(), false),
+        Ok(IpAddr::V6(a)) => (a.to_string(), true),
+        Err(_) => (
+            parse_domain_any(host_text).map_err(|_| LineError::InvalidUrl("bad host"))?,
+            false,
+        ),
+    };
+    let port = match port_text {
+        None | Some("") => None,
+        Some(p) => Some(parse_port(p).ok_or(LineError::InvalidUrl("bad port"))?),
+    };
+    let port = match (scheme.as_str(), port) {
+        ("http", Some(80)) | ("https", Some(443)) => None,
+        (_, p) => p,
+    };
+    let path = if path.is_empty() {
+        "/".to_string()
+    } else if path.starts_with('?') {
+        format!("/{path}")
+    } else {
+        path.to_string()
+    };
+    let exact = path.contains('?');
+    let mut value = String::with_capacity(scheme.len() + host.len() + path.len() + 10);
+    value.push_str(&scheme);
+    value.push_str("://");
+    if bracket {
+        value.push('[');
+        value.push_str(&host);
+        value.push(']');
+    } else {
+        value.push_str(&host);
+    }
+    if let Some(p) = port {
+        value.push(':');
+        value.push_str(&p.to_string());
+    }
+    value.push_str(&path);
+    Ok(UrlParts {
+        value,
+        host,
+        path,
+        exact,
+    })
 }
 
 /// `addr` or `addr/len`. IPv4-mapped IPv6 entries become IPv4 so that they share one table with

@@ -105,14 +105,23 @@ fn over_long_line_is_skipped_and_next_line_loads() {
 #[test]
 fn directory_with_unknown_type_file() {
     let t = TempDir::new("dir");
-    t.write("domains.txt", b"example.com\nb\xc3\xbccher.example\n");
+    // Line 2 is an IDNA name (converted to punycode); line 3 is not a name at all.
+    t.write(
+        "domains.txt",
+        b"example.com\nb\xc3\xbccher.example\nbad..name\n",
+    );
     t.write("ips-tor.txt", b"203.0.113.5\n");
     t.write("ja3.list", b"e7eca2baf4458d095b7f45da28c16c34\n");
     t.write("JA4_feed.txt", b"t13d1516h2_8daaf6152771_e5627efa2ab1\n");
     let readme = t.write("README.md", b"example.org\n");
     fs::create_dir(t.0.join("ips-subdir")).unwrap();
     let (db, report) = IntelDb::load_paths(std::slice::from_ref(&t.0)).unwrap();
-    assert_eq!(db.count(IndicatorKind::Domain), 1);
+    assert_eq!(db.count(IndicatorKind::Domain), 2);
+    // RFC 3492 / IDNA: "bücher" is "xn--bcher-kva" in ASCII form.
+    assert_eq!(
+        db.match_domain("www.xn--bcher-kva.example").unwrap().value,
+        "xn--bcher-kva.example"
+    );
     assert_eq!(db.count(IndicatorKind::Ip), 1);
     assert_eq!(db.count(IndicatorKind::Ja3), 1);
     assert_eq!(db.count(IndicatorKind::Ja4), 1);
@@ -127,7 +136,7 @@ fn directory_with_unknown_type_file() {
         warnings.iter().any(|w| w.starts_with(&readme_w)),
         "{warnings:#?}"
     );
-    let bad_line = format!("{}:2: invalid domain", show(&t.0.join("domains.txt")));
+    let bad_line = format!("{}:3: invalid domain", show(&t.0.join("domains.txt")));
     assert!(
         warnings.iter().any(|w| w.starts_with(&bad_line)),
         "{warnings:#?}"
@@ -145,6 +154,7 @@ fn directory_with_unknown_type_file() {
         kinds,
         [
             IndicatorKind::Ja4,
+            IndicatorKind::Domain,
             IndicatorKind::Domain,
             IndicatorKind::Ip,
             IndicatorKind::Ja3

@@ -134,7 +134,7 @@ fn domain_rejects_bad_names() {
         "*.",
         "*",
         "a.*.com",
-        "b\u{fc}cher.de",
+        "b\u{fc}ch\u{0}er.de",
         "host.123",
         "1.2.3",
         "evil.com#x",
