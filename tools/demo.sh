@@ -8,4 +8,4 @@ bash tools/setup.sh
 cargo build --release -q -p tapir -p tapir-gen-demo
 mkdir -p target/demo
 ./target/release/tapir-gen-demo demo --out target/demo/demo.pcap
-./target/release/tapir replay --intel rules/intel target/demo/demo.pcap "$@"
+./target/release/tapir replay --intel rules/intel --patterns rules/patterns target/demo/demo.pcap "$@"

@@ -321,17 +321,36 @@ pub struct IndicatorOut<'a> {
 }
 
 #[derive(Serialize)]
-pub struct AlertContext<'a> {
-    pub indicator: IndicatorOut<'a>,
+pub struct PatternOut<'a> {
+    pub id: u32,
+    pub name: &'a str,
+    pub source: &'a str,
+    pub line: u32,
+    /// Offset just past the match, from the start of the stream direction (or datagram).
+    pub offset: u64,
+    pub direction: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reference: Option<&'a str>,
 }
 
 #[derive(Serialize)]
-pub struct AlertMetadata {
-    pub indicator_type: [&'static str; 1],
-    pub matched_field: [&'static str; 1],
+#[serde(untagged)]
+pub enum AlertContext<'a> {
+    Indicator { indicator: IndicatorOut<'a> },
+    Pattern { pattern: PatternOut<'a> },
 }
 
-/// Suricata's `alert` record for an intel match.
+#[derive(Serialize, Default)]
+pub struct AlertMetadata<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub indicator_type: Option<[&'static str; 1]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub matched_field: Option<[&'static str; 1]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mitre_technique_id: Option<&'a [String]>,
+}
+
+/// Suricata's `alert` record for an intel match or a payload pattern.
 #[derive(Serialize)]
 pub struct AlertBody<'a> {
     pub action: &'static str,
@@ -341,11 +360,51 @@ pub struct AlertBody<'a> {
     pub signature: String,
     pub category: &'static str,
     pub severity: u8,
-    pub metadata: AlertMetadata,
+    pub metadata: AlertMetadata<'a>,
     pub context: AlertContext<'a>,
 }
 
+/// Signature ids of patterns without an `id=` of their own: 1 620 000 + their index.
+const PATTERN_SID_BASE: u64 = 1_620_000;
+
 impl<'a> AlertBody<'a> {
+    /// An alert for a payload pattern hit.
+    pub fn pattern(
+        def: &'a tapir_patterns::PatternDef,
+        index: u32,
+        offset: u64,
+        toserver: bool,
+    ) -> Self {
+        AlertBody {
+            action: "allowed",
+            gid: 1,
+            signature_id: if def.id != 0 {
+                u64::from(def.id)
+            } else {
+                PATTERN_SID_BASE + u64::from(index)
+            },
+            rev: 1,
+            signature: format!("TAPIR PATTERN {}", def.name),
+            category: "Payload Pattern Match",
+            severity: def.severity,
+            metadata: AlertMetadata {
+                mitre_technique_id: (!def.mitre.is_empty()).then_some(def.mitre.as_slice()),
+                ..AlertMetadata::default()
+            },
+            context: AlertContext::Pattern {
+                pattern: PatternOut {
+                    id: def.id,
+                    name: &def.name,
+                    source: &def.file,
+                    line: def.line,
+                    offset,
+                    direction: if toserver { "to_server" } else { "to_client" },
+                    reference: def.reference.as_deref(),
+                },
+            },
+        }
+    }
+
     pub fn intel(ind: &'a Indicator, field: MatchField, matched: &'a str) -> Self {
         let kind = ind.kind.as_str();
         let what = match ind.kind {
@@ -369,10 +428,11 @@ impl<'a> AlertBody<'a> {
             category: "Threat Intelligence Indicator Match",
             severity: 2,
             metadata: AlertMetadata {
-                indicator_type: [kind],
-                matched_field: [field.as_str()],
+                indicator_type: Some([kind]),
+                matched_field: Some([field.as_str()]),
+                mitre_technique_id: None,
             },
-            context: AlertContext {
+            context: AlertContext::Indicator {
                 indicator: IndicatorOut {
                     kind,
                     value: &ind.value,

@@ -117,6 +117,8 @@ pub struct Flow {
     /// Per-direction reassembly, allocated for TCP flows only.
     pub streams: Option<Box<[Stream; 2]>>,
     pub app: AppLayer,
+    /// Payload pattern stream state per direction, when patterns are loaded (TCP).
+    pub pat: Option<Box<[tapir_patterns::StreamState; 2]>>,
     /// Indicator ids already alerted on this flow (one alert per flow per indicator).
     pub alerted: Vec<u32>,
 }

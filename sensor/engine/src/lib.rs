@@ -30,6 +30,9 @@ use tapir_proto::dns::DnsMessage;
 use tapir_proto::http::HttpMessage;
 use tapir_proto::tls::TlsMessage;
 
+use tapir_patterns::{
+    Direction as PatternDir, PatternSet, Ports, Scanner, ScannerConfig, StreamState,
+};
 use tapir_wire::{Decoded, Defragmenter, LinkType, Packet, TcpInfo, L4};
 
 use crate::app::{AppLayer, AppMsg, MAX_PENDING_HTTP};
@@ -66,6 +69,11 @@ pub struct Engine {
     defrag: Defragmenter,
     sink: Sink,
     msgs: Vec<AppMsg>,
+    /// Payload pattern scanner of this worker (its own Hyperscan scratch), when patterns are
+    /// loaded.
+    scanner: Option<Scanner>,
+    /// Pattern hits of the packet being processed: (pattern index, end offset, direction).
+    hits: Vec<(u32, u64, Dir)>,
     now_us: u64,
     last_sweep_us: u64,
 }
@@ -88,9 +96,32 @@ impl Engine {
                 ts: String::with_capacity(40),
             },
             msgs: Vec::new(),
+            scanner: None,
+            hits: Vec::new(),
             now_us: 0,
             last_sweep_us: 0,
         }
+    }
+
+    /// Loads payload patterns: TCP bytes are scanned in reassembled order up to `depth` bytes
+    /// per direction, UDP payloads one datagram at a time.
+    ///
+    /// # Errors
+    /// Hyperscan could not allocate scratch space for the set.
+    pub fn set_patterns(&mut self, set: &PatternSet, depth: u64) -> Result<(), String> {
+        if set.is_empty() {
+            self.scanner = None;
+            return Ok(());
+        }
+        let sc = Scanner::with_config(
+            set,
+            ScannerConfig {
+                stream_depth: depth,
+            },
+        )
+        .map_err(|e| e.to_string())?;
+        self.scanner = Some(sc);
+        Ok(())
     }
 
     /// Counters so far.
@@ -168,6 +199,13 @@ impl Engine {
         st.defrag_timeouts = d.timeouts;
         st.defrag_dropped_memcap = d.dropped_memcap;
         st.defrag_bad_fragments = d.bad_fragments;
+        if let Some(sc) = &self.scanner {
+            let p = sc.stats();
+            st.pattern_bytes_scanned = p.bytes_scanned;
+            st.pattern_streams_past_depth = p.streams_past_depth;
+            st.pattern_bytes_past_depth = p.bytes_past_depth;
+            st.pattern_scan_errors = p.scan_errors;
+        }
         let flows = self.flows.take_all();
         for (_, f) in flows {
             let reason = if end_us.saturating_sub(f.last_now_us) > timeout_of(&self.cfg, &f) {
@@ -175,7 +213,7 @@ impl Engine {
             } else {
                 "shutdown"
             };
-            end_flow(&mut self.sink, &self.cfg, f, reason);
+            end_flow(&mut self.sink, &mut self.scanner, f, reason);
         }
     }
 
@@ -212,7 +250,7 @@ impl Engine {
         let cfg = &self.cfg;
         let expired = self.flows.take_expired(self.now_us, |f| timeout_of(cfg, f));
         for (_, f) in expired {
-            end_flow(&mut self.sink, &self.cfg, f, "timeout");
+            end_flow(&mut self.sink, &mut self.scanner, f, "timeout");
         }
     }
 
@@ -242,7 +280,7 @@ impl Engine {
             let n = (self.cfg.max_flows / 16).max(1);
             for (_, f) in self.flows.take_oldest(n) {
                 self.sink.stats.flows_forced += 1;
-                end_flow(&mut self.sink, &self.cfg, f, "forced");
+                end_flow(&mut self.sink, &mut self.scanner, f, "forced");
             }
         }
         let now = self.now_us;
@@ -254,7 +292,7 @@ impl Engine {
                 // decides alike.
                 if now.saturating_sub(f.last_now_us) > timeout_of(&self.cfg, f) {
                     let old = std::mem::replace(f, new_flow(p, &key, ctx.ts_us, now));
-                    end_flow(&mut self.sink, &self.cfg, old, "timeout");
+                    end_flow(&mut self.sink, &mut self.scanner, old, "timeout");
                     (f, true)
                 } else {
                     (f, false)
@@ -302,26 +340,56 @@ impl Engine {
                 if t.flags & TcpInfo::RST != 0 {
                     flow.tcp.rst = true;
                 }
-                let Flow { streams, app, .. } = flow;
+                let scanner = &mut self.scanner;
+                let hits = &mut self.hits;
+                if scanner.is_some() && flow.pat.is_none() && !p.payload.is_empty() {
+                    flow.pat = Some(Box::new([StreamState::new(), StreamState::new()]));
+                }
+                let Flow {
+                    streams, app, pat, ..
+                } = flow;
+                let scan = scanner.is_some() && pat.as_ref().is_some_and(|s| !s[d].is_done());
                 if let Some(streams) = streams.as_mut() {
-                    if app.wants_tcp(dir)
+                    if (scan || app.wants_tcp(dir))
                         && (!p.payload.is_empty() || t.flags & (TcpInfo::SYN | TcpInfo::FIN) != 0)
                     {
+                        let pdir = pattern_dir(dir);
+                        let ports = Ports {
+                            src: t.src_port,
+                            dst: t.dst_port,
+                        };
                         streams[d].on_segment(
                             &self.cfg.stream,
                             t.seq,
                             t.flags,
                             p.payload,
                             &mut |data: &[u8]| {
-                                if let Some(e) = app.feed_tcp(dir, data, msgs) {
-                                    app_error = Some(e);
+                                if let (Some(sc), Some(st)) = (scanner.as_mut(), pat.as_mut()) {
+                                    sc.scan_stream(&mut st[d], data, pdir, ports, |h| {
+                                        hits.push((h.pattern_id, h.offset_end, dir));
+                                    });
+                                }
+                                if app.wants_tcp(dir) {
+                                    if let Some(e) = app.feed_tcp(dir, data, msgs) {
+                                        app_error = Some(e);
+                                    }
                                 }
                             },
                         );
                     }
                 }
             }
-            L4::Udp { .. } => {
+            L4::Udp { src_port, dst_port } => {
+                if let Some(sc) = self.scanner.as_mut() {
+                    let ports = Ports {
+                        src: *src_port,
+                        dst: *dst_port,
+                    };
+                    let hits = &mut self.hits;
+                    sc.scan_block(p.payload, pattern_dir(dir), ports, |h| {
+                        hits.push((h.pattern_id, h.offset_end, dir));
+                    });
+                }
                 app_error = flow
                     .app
                     .feed_udp(dir, p.payload, self.cfg.udp_probe_packets, msgs);
@@ -330,6 +398,12 @@ impl Engine {
         }
         if let Some(e) = app_error {
             self.sink.stats.app_error(e);
+        }
+        if !self.hits.is_empty() {
+            if let Some(sc) = self.scanner.as_ref() {
+                pattern_alerts(&mut self.sink, sc, flow, ctx, &self.hits);
+            }
+            self.hits.clear();
         }
         if !self.msgs.is_empty() {
             let msgs = std::mem::take(&mut self.msgs);
@@ -346,6 +420,40 @@ impl Engine {
             self.msgs.clear();
         }
         maybe_log_tls(&mut self.sink, flow, ctx);
+    }
+}
+
+fn pattern_dir(d: Dir) -> PatternDir {
+    match d {
+        Dir::ToServer => PatternDir::ToServer,
+        Dir::ToClient => PatternDir::ToClient,
+    }
+}
+
+/// Pattern alerts share the per-flow "alerted" list with indicators; their keys live above
+/// every indicator id.
+const PATTERN_ALERT_KEY: u32 = 1 << 31;
+
+/// Raises one alert per flow per pattern for `hits` (pattern index, end offset, direction).
+fn pattern_alerts(
+    sink: &mut Sink,
+    sc: &Scanner,
+    flow: &mut Flow,
+    ctx: PktCtx,
+    hits: &[(u32, u64, Dir)],
+) {
+    for &(idx, offset, dir) in hits {
+        let key = PATTERN_ALERT_KEY | idx;
+        if flow.alerted_on(key) {
+            continue;
+        }
+        let Some(def) = sc.set().get(idx) else {
+            continue;
+        };
+        flow.alerted.push(key);
+        sink.stats.alerts += 1;
+        let body = AlertBody::pattern(def, idx, offset, dir == Dir::ToServer);
+        emit(sink, flow, dir, ctx, "alert", &body);
     }
 }
 
@@ -412,6 +520,7 @@ fn new_flow(p: &Packet<'_>, key: &FlowKey, ts_us: u64, now_us: u64) -> Flow {
         tcp: TcpFlags::default(),
         streams: (p.ip_proto == 6).then(|| Box::new([Stream::new(), Stream::new()])),
         app: AppLayer::default(),
+        pat: None,
         alerted: Vec::new(),
     }
 }
@@ -667,11 +776,21 @@ fn flags_hex(f: u8) -> String {
 }
 
 /// Logs what a flow still holds, then the flow record itself.
-fn end_flow(sink: &mut Sink, _cfg: &EngineConfig, mut flow: Flow, reason: &'static str) {
+fn end_flow(sink: &mut Sink, scanner: &mut Option<Scanner>, mut flow: Flow, reason: &'static str) {
     let end_ctx = PktCtx {
         ts_us: flow.last_us,
         pcap_cnt: None,
     };
+    // End-of-stream pattern matches (`$` anchors) and the Hyperscan stream state are settled
+    // here; a state is never left open.
+    if let (Some(sc), Some(mut states)) = (scanner.as_mut(), flow.pat.take()) {
+        let mut hits = Vec::new();
+        for (d, st) in states.iter_mut().enumerate() {
+            let dir = if d == 0 { Dir::ToServer } else { Dir::ToClient };
+            sc.close(st, |h| hits.push((h.pattern_id, h.offset_end, dir)));
+        }
+        pattern_alerts(sink, sc, &mut flow, end_ctx, &hits);
+    }
     if let Some(streams) = flow.streams.as_mut() {
         for s in streams.iter_mut() {
             if s.flush(&mut |_: &[u8]| {}) {

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::bounded;
 use tapir_capture::{CaptureError, CaptureFile, ReaderKind};
 use tapir_intel::IntelDb;
+use tapir_patterns::PatternSet;
 
 use crate::pipeline::{run_worker, run_writer, Dispatcher, PipelineConfig};
 use crate::{Engine, EngineConfig, Stats};
@@ -21,6 +22,8 @@ pub enum ReplayError {
     Output(#[from] io::Error),
     #[error("a worker thread panicked")]
     Worker,
+    #[error("payload patterns: {0}")]
+    Patterns(String),
 }
 
 /// What a replay did.
@@ -38,6 +41,10 @@ pub struct ReplayReport {
 pub struct ReplayOptions {
     pub pipeline: PipelineConfig,
     pub reader: ReaderKind,
+    /// Payload patterns, shared by every worker (each gets its own scanner).
+    pub patterns: Option<PatternSet>,
+    /// Bytes of each TCP direction scanned for patterns.
+    pub pattern_depth: u64,
 }
 
 /// Replays `paths` in order through one engine (a one-worker pipeline).
@@ -55,7 +62,7 @@ pub fn replay(
             workers: 1,
             ..PipelineConfig::default()
         },
-        reader: ReaderKind::Native,
+        ..ReplayOptions::default()
     };
     replay_with(paths, intel, cfg, &opts, out)
 }
@@ -82,6 +89,15 @@ pub fn replay_with(
         files.push(CaptureFile::open(p, opts.reader)?);
     }
     let workers = opts.pipeline.workers.max(1);
+    let mut engines = Vec::with_capacity(workers);
+    for _ in 0..workers {
+        let mut e = Engine::new(cfg.clone(), intel.clone());
+        if let Some(set) = &opts.patterns {
+            e.set_patterns(set, opts.pattern_depth)
+                .map_err(ReplayError::Patterns)?;
+        }
+        engines.push(e);
+    }
     let (mut dispatcher, ends) = Dispatcher::new(PipelineConfig {
         workers,
         ..opts.pipeline.clone()
@@ -96,9 +112,9 @@ pub fn replay_with(
         let writer = s.spawn(move || run_writer(out_rx, pool_tx, Box::new(out)));
         let handles: Vec<_> = ends
             .into_iter()
+            .zip(engines)
             .enumerate()
-            .map(|(i, ends)| {
-                let engine = Engine::new(cfg.clone(), intel.clone());
+            .map(|(i, (ends, engine))| {
                 let (tx, pool) = (out_tx.clone(), pool_rx.clone());
                 std::thread::Builder::new()
                     .name(format!("tapir-worker-{i}"))

@@ -28,6 +28,11 @@ pub struct Stats {
     /// Fragments dropped at the defragmentation memory bounds.
     pub defrag_dropped_memcap: u64,
     pub defrag_bad_fragments: u64,
+    pub pattern_bytes_scanned: u64,
+    /// Stream directions that reached the pattern stream depth (scanning stopped there).
+    pub pattern_streams_past_depth: u64,
+    pub pattern_bytes_past_depth: u64,
+    pub pattern_scan_errors: u64,
 }
 
 impl Stats {
@@ -72,6 +77,10 @@ impl Stats {
         self.defrag_timeouts += o.defrag_timeouts;
         self.defrag_dropped_memcap += o.defrag_dropped_memcap;
         self.defrag_bad_fragments += o.defrag_bad_fragments;
+        self.pattern_bytes_scanned += o.pattern_bytes_scanned;
+        self.pattern_streams_past_depth += o.pattern_streams_past_depth;
+        self.pattern_bytes_past_depth += o.pattern_bytes_past_depth;
+        self.pattern_scan_errors += o.pattern_scan_errors;
     }
 
     /// Every counter that is not zero, as `name=value` pairs (decode errors and app-layer
@@ -92,6 +101,16 @@ impl Stats {
             ("defrag_timeouts".into(), self.defrag_timeouts),
             ("defrag_dropped_memcap".into(), self.defrag_dropped_memcap),
             ("defrag_bad_fragments".into(), self.defrag_bad_fragments),
+            ("pattern_bytes_scanned".into(), self.pattern_bytes_scanned),
+            (
+                "pattern_streams_past_depth".into(),
+                self.pattern_streams_past_depth,
+            ),
+            (
+                "pattern_bytes_past_depth".into(),
+                self.pattern_bytes_past_depth,
+            ),
+            ("pattern_scan_errors".into(), self.pattern_scan_errors),
         ];
         v.extend(
             self.decode_errors

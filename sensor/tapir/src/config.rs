@@ -44,6 +44,17 @@ pub struct RawConfig {
     pub defrag: RawDefrag,
     #[serde(default)]
     pub pipeline: RawPipeline,
+    #[serde(default)]
+    pub patterns: RawPatterns,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPatterns {
+    #[serde(default)]
+    pub paths: Vec<PathBuf>,
+    pub stream_depth: Option<Size>,
+    pub cache_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -108,6 +119,9 @@ pub struct Config {
     pub reader: ReaderKind,
     pub eve: String,
     pub intel: Vec<PathBuf>,
+    pub patterns: Vec<PathBuf>,
+    pub pattern_depth: u64,
+    pub pattern_cache: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -118,6 +132,9 @@ impl Default for Config {
             reader: ReaderKind::Native,
             eve: "-".into(),
             intel: Vec::new(),
+            patterns: Vec::new(),
+            pattern_depth: tapir_patterns::DEFAULT_STREAM_DEPTH,
+            pattern_cache: None,
         }
     }
 }
@@ -298,6 +315,16 @@ impl RawConfig {
             c.eve = e;
         }
         c.intel = self.intel.paths;
+        c.patterns = self.patterns.paths;
+        c.pattern_cache = self.patterns.cache_dir;
+        if let Some(v) = size(
+            "patterns.stream_depth",
+            &self.patterns.stream_depth,
+            0,
+            1 << 40,
+        )? {
+            c.pattern_depth = v;
+        }
         let e = &mut c.engine;
         let f = &self.flow;
         if let Some(n) = range("flow.max_flows", f.max_flows, 1, 1 << 26)? {
@@ -396,6 +423,7 @@ mod tests {
         assert_eq!(c.pipeline.batch_packets, d.pipeline.batch_packets);
         assert_eq!(c.pipeline.batch_bytes, d.pipeline.batch_bytes);
         assert_eq!(c.pipeline.queue_batches, d.pipeline.queue_batches);
+        assert_eq!(c.pattern_depth, d.pattern_depth);
     }
 
     #[test]

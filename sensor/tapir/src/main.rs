@@ -36,6 +36,10 @@ enum Cmd {
         /// Intel list file, or a directory of them (repeatable; replaces intel.paths).
         #[arg(long = "intel", value_name = "PATH")]
         intel: Vec<PathBuf>,
+        /// Payload pattern file (patterns*.txt, patterns*.rules) or directory (repeatable;
+        /// replaces patterns.paths).
+        #[arg(long = "patterns", value_name = "PATH")]
+        patterns: Vec<PathBuf>,
         /// Where EVE JSON lines go; `-` is stdout.
         #[arg(long = "eve", value_name = "PATH")]
         eve: Option<String>,
@@ -62,6 +66,7 @@ fn main() -> ExitCode {
         Cmd::Replay {
             config,
             intel,
+            patterns,
             eve,
             workers,
             reader,
@@ -73,6 +78,9 @@ fn main() -> ExitCode {
             };
             if !intel.is_empty() {
                 cfg.intel = intel;
+            }
+            if !patterns.is_empty() {
+                cfg.patterns = patterns;
             }
             if let Some(e) = eve {
                 cfg.eve = e;
@@ -122,6 +130,33 @@ fn run_replay(cfg: &config::Config, captures: &[PathBuf]) -> anyhow::Result<()> 
         eprintln!("tapir: intel: {} indicators loaded", db.len());
         db
     };
+    let patterns = if cfg.patterns.is_empty() {
+        None
+    } else {
+        let opts = tapir_patterns::BuildOptions {
+            cache_dir: cfg.pattern_cache.clone(),
+        };
+        let loaded = tapir_patterns::PatternSet::load_paths(&cfg.patterns, &opts)?;
+        for e in &loaded.errors {
+            eprintln!("tapir: warning: patterns: {e}");
+        }
+        if loaded.errors_dropped > 0 {
+            eprintln!(
+                "tapir: warning: patterns: {} more errors not shown",
+                loaded.errors_dropped
+            );
+        }
+        eprintln!(
+            "tapir: patterns: {} loaded{}",
+            loaded.set.len(),
+            if loaded.from_cache {
+                " (compiled databases from cache)"
+            } else {
+                ""
+            }
+        );
+        Some(loaded.set)
+    };
     let mut out: Box<dyn Write + Send> = if cfg.eve == "-" {
         Box::new(BufWriter::with_capacity(1 << 16, io::stdout()))
     } else {
@@ -132,6 +167,8 @@ fn run_replay(cfg: &config::Config, captures: &[PathBuf]) -> anyhow::Result<()> 
     let opts = ReplayOptions {
         pipeline: cfg.pipeline.clone(),
         reader: cfg.reader,
+        patterns,
+        pattern_depth: cfg.pattern_depth,
     };
     let report = replay_with(
         captures,

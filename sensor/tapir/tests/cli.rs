@@ -95,10 +95,13 @@ fn demo_replay_prints_events_alerts_and_a_summary() {
     let demo = write_demo("replay");
     let eve = temp("eve.json");
     let intel = repo().join("rules/intel");
+    let pats = repo().join("rules/patterns");
     let o = tapir(&[
         "replay",
         "--intel",
         intel.to_str().expect("path"),
+        "--patterns",
+        pats.to_str().expect("path"),
         "--eve",
         eve.to_str().expect("path"),
         demo.to_str().expect("path"),
@@ -146,6 +149,13 @@ fn demo_replay_prints_events_alerts_and_a_summary() {
     ] {
         assert!(fields.contains(f), "no alert on {f}: {fields:?}");
     }
+    // Both demo payload patterns (a literal User-Agent and a regex) fire on the beacon.
+    let pattern_ids: std::collections::BTreeSet<u64> = events
+        .iter()
+        .filter(|e| e["alert"]["category"] == "Payload Pattern Match")
+        .filter_map(|e| e["alert"]["signature_id"].as_u64())
+        .collect();
+    assert_eq!(pattern_ids, [2_100_001, 2_100_002].into_iter().collect());
     // The parent-domain entry evil-updates.test matches update.evil-updates.test.
     assert!(events
         .iter()

@@ -1,0 +1,309 @@
+//! Payload patterns end to end: split across segments, out of order, retransmitted, past the
+//! depth, UDP, bad entries, and every pattern planted in a generated capture found once.
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde_json::Value;
+use tapir_engine::{replay_with, EngineConfig, PipelineConfig, ReplayOptions};
+use tapir_gen_demo::session::{Dir, TcpConn, Trace};
+use tapir_gen_demo::wire::{Header, ACK, L2, L4, PSH};
+use tapir_intel::IntelDb;
+use tapir_patterns::{BuildOptions, PatternSet};
+
+fn tmp(name: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("tapir-pat-{}-{name}", std::process::id()))
+}
+
+fn patterns(name: &str, text: &str) -> PatternSet {
+    let dir = tmp(name);
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let f = dir.join("patterns-test.rules");
+    std::fs::write(&f, text).expect("write");
+    let loaded = PatternSet::load_paths(&[f], &BuildOptions::default()).expect("load");
+    assert!(loaded.errors.is_empty(), "{:?}", loaded.errors);
+    loaded.set
+}
+
+/// Replays `pcap` with `set`; returns the alerts and the counters.
+fn run(
+    pcap: &[u8],
+    set: &PatternSet,
+    depth: u64,
+    workers: usize,
+) -> (Vec<Value>, tapir_engine::Stats) {
+    let p = tmp(&format!("cap-{workers}-{depth}-{}.pcap", pcap.len()));
+    std::fs::write(&p, pcap).expect("write pcap");
+    let opts = ReplayOptions {
+        pipeline: PipelineConfig {
+            workers,
+            ..PipelineConfig::default()
+        },
+        patterns: Some(set.clone()),
+        pattern_depth: depth,
+        ..ReplayOptions::default()
+    };
+    let mut out = Vec::new();
+    let r = replay_with(
+        std::slice::from_ref(&p),
+        Arc::new(IntelDb::empty()),
+        EngineConfig::default(),
+        &opts,
+        &mut out,
+    )
+    .expect("replay");
+    let _ = std::fs::remove_file(p);
+    let alerts = String::from_utf8(out)
+        .expect("utf8")
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).expect("json"))
+        .filter(|e| e["event_type"] == "alert")
+        .collect();
+    (alerts, r.stats)
+}
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().expect("ip")
+}
+
+/// A TCP session whose server sends `segments` (offsets into `data`) in the given order, each
+/// segment once per listed occurrence (a repeat is a retransmission).
+fn tcp_capture(data: &[u8], cuts: &[usize], order: &[usize]) -> Vec<u8> {
+    let mut tr = Trace::new(Vec::new(), 1_768_467_600_000_000).expect("trace");
+    let l2 = L2 {
+        src: [2, 0, 0, 0, 0, 1],
+        dst: [2, 0, 0, 0, 0, 2],
+        vlan: None,
+    };
+    let mut c = TcpConn::new(
+        l2,
+        (ip("10.0.0.5"), 40000),
+        (ip("192.0.2.9"), 8080),
+        [1000, 5_000_000],
+        2000,
+    );
+    c.handshake(&mut tr).expect("handshake");
+    c.send(
+        &mut tr,
+        Dir::Up,
+        b"GET /x HTTP/1.1\r\nHost: a.example\r\n\r\n",
+    )
+    .expect("send");
+    let base = c.nxt[1];
+    let mut bounds = vec![0];
+    bounds.extend_from_slice(cuts);
+    bounds.push(data.len());
+    for &i in order {
+        let (a, b) = (bounds[i], bounds[i + 1]);
+        c.raw(
+            &mut tr,
+            Dir::Down,
+            base.wrapping_add(a as u32),
+            c.nxt[0],
+            ACK | PSH,
+            &[],
+            &data[a..b],
+        )
+        .expect("seg");
+    }
+    c.advance(Dir::Down, data.len());
+    c.close(&mut tr).expect("close");
+    tr.finish().expect("finish")
+}
+
+const MAGIC: &[u8] = b"XQ-BEACON-7f3a9c21-MAGIC";
+
+fn body_with_magic(at: usize) -> Vec<u8> {
+    let mut v = b"HTTP/1.1 200 OK\r\nContent-Length: 400\r\n\r\n".to_vec();
+    v.resize(at, b'.');
+    v.extend_from_slice(MAGIC);
+    v.resize(at + MAGIC.len() + 300, b'-');
+    v
+}
+
+fn pattern_alerts(alerts: &[Value], id: u64) -> Vec<&Value> {
+    alerts
+        .iter()
+        .filter(|a| a["alert"]["signature_id"] == id)
+        .collect()
+}
+
+#[test]
+fn split_reordered_and_retransmitted_patterns_alert_once() {
+    let set = patterns("split", "id=9001 name=\"beacon magic\" content=\"XQ-BEACON-7f3a9c21-MAGIC\" proto=tcp dir=to-client mitre=T1071.001\n");
+    let body = body_with_magic(100);
+    let cases: [(&str, Vec<usize>, Vec<usize>); 4] = [
+        ("2 segments", vec![110], vec![0, 1]),
+        ("3 segments", vec![105, 115], vec![0, 1, 2]),
+        ("out of order", vec![105, 115], vec![2, 0, 1]),
+        ("retransmitted", vec![105, 115], vec![0, 1, 1, 2, 1]),
+    ];
+    for (what, cuts, order) in cases {
+        let cap = tcp_capture(&body, &cuts, &order);
+        for workers in [1, 2] {
+            let (alerts, _) = run(&cap, &set, 1 << 20, workers);
+            let hits = pattern_alerts(&alerts, 9001);
+            assert_eq!(hits.len(), 1, "{what}, {workers} workers: {alerts:?}");
+            let a = hits[0];
+            assert_eq!(
+                a["alert"]["context"]["pattern"]["offset"],
+                100 + MAGIC.len() as u64,
+                "{what}"
+            );
+            assert_eq!(a["alert"]["context"]["pattern"]["direction"], "to_client");
+            assert_eq!(a["alert"]["metadata"]["mitre_technique_id"][0], "T1071.001");
+            assert_eq!(a["src_ip"], "192.0.2.9", "alert in packet direction");
+        }
+    }
+}
+
+#[test]
+fn scope_nocase_hex_and_regex() {
+    let set = patterns(
+        "scope",
+        "id=9101 name=\"wrong dir\" content=\"XQ-BEACON\" dir=to-server\n\
+         id=9102 name=\"nocase hex\" content=\"xq|2d|beacon\" nocase\n\
+         id=9103 name=\"bounded repeat\" regex=\"/BEACON-[0-9a-f]{8}-MAGIC/\"\n\
+         id=9104 name=\"wrong port\" content=\"MAGIC\" ports=9999\n",
+    );
+    let cap = tcp_capture(&body_with_magic(100), &[110], &[0, 1]);
+    let (alerts, _) = run(&cap, &set, 1 << 20, 1);
+    assert!(
+        pattern_alerts(&alerts, 9101).is_empty(),
+        "direction scope ignored"
+    );
+    assert_eq!(
+        pattern_alerts(&alerts, 9102).len(),
+        1,
+        "nocase + hex escape"
+    );
+    assert_eq!(pattern_alerts(&alerts, 9103).len(), 1, "regex");
+    assert!(
+        pattern_alerts(&alerts, 9104).is_empty(),
+        "port scope ignored"
+    );
+}
+
+#[test]
+fn pattern_past_the_depth_is_not_scanned_and_counted() {
+    let set = patterns(
+        "depth",
+        "id=9201 name=\"deep\" content=\"XQ-BEACON-7f3a9c21-MAGIC\"\n",
+    );
+    let cap = tcp_capture(&body_with_magic(300), &[200], &[0, 1]);
+    let (alerts, stats) = run(&cap, &set, 256, 1);
+    assert!(pattern_alerts(&alerts, 9201).is_empty());
+    assert!(stats.pattern_streams_past_depth >= 1, "{stats:?}");
+    let (alerts, _) = run(&cap, &set, 1 << 20, 1);
+    assert_eq!(
+        pattern_alerts(&alerts, 9201).len(),
+        1,
+        "found with the default depth"
+    );
+}
+
+#[test]
+fn udp_datagrams_are_scanned() {
+    let set = patterns(
+        "udp",
+        "id=9301 name=\"udp magic\" content=\"XQ-BEACON\" proto=udp\n",
+    );
+    let mut tr = Trace::new(Vec::new(), 1_768_467_600_000_000).expect("trace");
+    let hdr = Header {
+        l2: L2 {
+            src: [2, 0, 0, 0, 0, 1],
+            dst: [2, 0, 0, 0, 0, 2],
+            vlan: None,
+        },
+        src: ip("10.0.0.7"),
+        dst: ip("198.51.100.3"),
+        ttl: 64,
+        ip_id: 1,
+        l4: L4::Udp {
+            sport: 5555,
+            dport: 6666,
+        },
+    };
+    tr.emit(&hdr, b"hello XQ-BEACON-7f3a9c21-MAGIC")
+        .expect("emit");
+    tr.emit(&hdr, b"again XQ-BEACON").expect("emit");
+    let cap = tr.finish().expect("finish");
+    let (alerts, _) = run(&cap, &set, 1 << 20, 1);
+    assert_eq!(
+        pattern_alerts(&alerts, 9301).len(),
+        1,
+        "once per flow: {alerts:?}"
+    );
+}
+
+#[test]
+fn every_planted_pattern_is_found_and_nothing_else() {
+    let cfg = tapir_gen_demo::bench::BenchConfig {
+        packets: 40_000,
+        flows: 200,
+        seed: 21,
+        plant: 12,
+        ..Default::default()
+    };
+    let (pcap, summary) = tapir_gen_demo::bench_bytes_with_summary(&cfg).expect("generate");
+    let planted: Vec<_> = summary
+        .planted
+        .iter()
+        .filter(|p| p.kind == "pattern")
+        .collect();
+    assert!(!planted.is_empty());
+    assert!(
+        planted.iter().any(|p| p.split),
+        "some plants must straddle two segments"
+    );
+    let mut text = String::new();
+    for (i, p) in planted.iter().enumerate() {
+        text.push_str(&format!(
+            "id={} name=\"planted {i}\" content=\"{}\"\n",
+            9400 + i,
+            p.value
+        ));
+    }
+    let set = patterns("planted", &text);
+    for workers in [1, 2] {
+        let (alerts, _) = run(&pcap, &set, 1 << 20, workers);
+        for (i, p) in planted.iter().enumerate() {
+            let id = 9400 + i as u64;
+            let hits = pattern_alerts(&alerts, id);
+            assert_eq!(
+                hits.len(),
+                1,
+                "planted {i} ({}, split {}): {} alerts",
+                p.value,
+                p.split,
+                hits.len()
+            );
+        }
+        assert_eq!(
+            alerts.len(),
+            planted.len(),
+            "alerts beyond the planted ones"
+        );
+    }
+}
+
+#[test]
+fn a_bad_entry_is_reported_by_line_and_the_rest_load() {
+    let dir = tmp("bad");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let f = dir.join("patterns-bad.rules");
+    std::fs::write(
+        &f,
+        "id=1 name=\"good\" content=\"XQ-BEACON\"\nid=2 name=\"bad\" regex=\"/(?<=x)y/\"\nid=3 name=\"also good\" content=\"MAGIC\"\n",
+    )
+    .expect("write");
+    let loaded = PatternSet::load_paths(&[f], &BuildOptions::default()).expect("load");
+    assert_eq!(loaded.set.len(), 2);
+    assert_eq!(loaded.errors.len(), 1);
+    assert_eq!(loaded.errors[0].line, 2, "{}", loaded.errors[0]);
+    let cap = tcp_capture(&body_with_magic(100), &[110], &[0, 1]);
+    let (alerts, _) = run(&cap, &loaded.set, 1 << 20, 1);
+    assert_eq!(alerts.len(), 2);
+    let _ = Path::new(&dir);
+}
