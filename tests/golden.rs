@@ -345,44 +345,46 @@ fn tls_client_and_server_hellos_match_tshark() {
     let mut rep = Report::new();
     for run in &runs {
         let tls: Vec<&Value> = of_type(run, "tls").collect();
+        let quic: Vec<&Value> = of_type(run, "quic").collect();
         for ch in run.oracle["tls_client_hello"]
             .as_array()
             .into_iter()
             .flatten()
         {
-            // QUIC Initial ClientHellos are a later issue (QUIC decryption); tshark decrypts them.
-            if ch["quic"] == true {
-                continue;
-            }
+            // tshark decrypts QUIC Initials: their ClientHello is in the `quic` event.
+            let (events, key) = if ch["quic"] == true {
+                (&quic, "quic")
+            } else {
+                (&tls, "tls")
+            };
             let t = oracle_tuple(ch);
             let want_sni = strs(&ch["sni"]).into_iter().next();
             let want_ja3 = strs(&ch["ja3"]).into_iter().next();
             let want_str = strs(&ch["ja3_full"]).into_iter().next();
-            let found = tls.iter().find(|e| tuple(e) == t);
+            let found = events.iter().find(|e| tuple(e) == t);
             rep.check(run, "tls.present", found.is_some(), || {
-                format!("no tls event for {t:?}")
+                format!("no {key} event for {t:?}")
             });
             let Some(e) = found else { continue };
-            rep.check(
-                run,
-                "tls.sni",
-                e["tls"]["sni"].as_str().map(str::to_string) == want_sni,
-                || format!("{t:?} sni {} want {want_sni:?}", e["tls"]["sni"]),
-            );
+            let o = &e[key];
+            let got = |v: &Value| v.as_str().map(str::to_string);
+            rep.check(run, "tls.sni", got(&o["sni"]) == want_sni, || {
+                format!("{key} {t:?} sni {} want {want_sni:?}", o["sni"])
+            });
             rep.check(
                 run,
                 "tls.ja3.hash",
-                e["tls"]["ja3"]["hash"].as_str().map(str::to_string) == want_ja3,
-                || format!("{t:?} ja3 {} want {want_ja3:?}", e["tls"]["ja3"]["hash"]),
+                got(&o["ja3"]["hash"]) == want_ja3,
+                || format!("{key} {t:?} ja3 {} want {want_ja3:?}", o["ja3"]["hash"]),
             );
             rep.check(
                 run,
                 "tls.ja3.string",
-                e["tls"]["ja3"]["string"].as_str().map(str::to_string) == want_str,
+                got(&o["ja3"]["string"]) == want_str,
                 || {
                     format!(
-                        "{t:?} ja3 string {} want {want_str:?}",
-                        e["tls"]["ja3"]["string"]
+                        "{key} {t:?} ja3 string {} want {want_str:?}",
+                        o["ja3"]["string"]
                     )
                 },
             );
@@ -434,35 +436,94 @@ fn ja4_ja3_and_community_id_match_third_party_values() {
     let mut rep = Report::new();
     for run in &runs {
         let tls: Vec<&Value> = of_type(run, "tls").collect();
+        let quic: Vec<&Value> = of_type(run, "quic").collect();
+        let ssh: Vec<&Value> = of_type(run, "ssh").collect();
         for src in run.oracle["third_party"]["ja4"]
             .as_array()
             .into_iter()
             .flatten()
         {
-            let udp: HashSet<(String, String)> = src["rust_snapshot"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter(|s| s["transport"] == "udp")
-                .map(|s| {
+            // FoxIO's ssh_extras: banners and HASSH / HASSHServer (the rust snapshot names the
+            // inner, decapsulated endpoints).
+            for snap in src["rust_snapshot"].as_array().into_iter().flatten() {
+                // FoxIO's QUIC JA4s (q prefix) are in the rust snapshot, transport udp.
+                if let (true, Some(ja4)) = (snap["transport"] == "udp", snap["ja4"].as_str()) {
+                    let t = (|| {
+                        Some((
+                            ip(&snap["src"])?,
+                            port(&snap["src_port"])?,
+                            ip(&snap["dst"])?,
+                            port(&snap["dst_port"])?,
+                        ))
+                    })();
+                    let found = quic.iter().find(|e| tuple(e) == t);
+                    rep.check(
+                        run,
+                        "ja4.foxio.quic",
+                        found.is_some_and(|e| e["quic"]["ja4"] == ja4),
+                        || {
+                            format!(
+                                "{t:?} quic ja4 {:?} want {ja4}",
+                                found.map(|e| &e["quic"]["ja4"])
+                            )
+                        },
+                    );
+                }
+                let x = &snap["ssh_extras"];
+                if x.is_null() {
+                    continue;
+                }
+                let t = (|| {
+                    Some((
+                        ip(&snap["src"])?,
+                        port(&snap["src_port"])?,
+                        ip(&snap["dst"])?,
+                        port(&snap["dst_port"])?,
+                    ))
+                })();
+                let e = ssh.iter().find(|e| tuple(e) == t);
+                let text = |v: &Value| v.as_str().unwrap_or("").to_string();
+                let banner = |side: &str| {
+                    e.map(|e| {
+                        format!(
+                            "SSH-{}-{}",
+                            text(&e["ssh"][side]["proto_version"]),
+                            text(&e["ssh"][side]["software_version"])
+                        )
+                    })
+                };
+                let checks = [
                     (
-                        s["src"].as_str().unwrap_or("").to_string(),
-                        s["src_port"].to_string(),
-                    )
-                })
-                .collect();
+                        "ssh.hassh",
+                        e.map(|e| text(&e["ssh"]["client"]["hassh"]["hash"])),
+                        &x["hassh"],
+                    ),
+                    (
+                        "ssh.hassh_server",
+                        e.map(|e| text(&e["ssh"]["server"]["hassh"]["hash"])),
+                        &x["hassh_server"],
+                    ),
+                    (
+                        "ssh.client_banner",
+                        banner("client"),
+                        &x["ssh_protocol_client"],
+                    ),
+                    (
+                        "ssh.server_banner",
+                        banner("server"),
+                        &x["ssh_protocol_server"],
+                    ),
+                ];
+                for (what, got, want) in checks {
+                    rep.check(run, what, got.as_deref() == want.as_str(), || {
+                        format!("{t:?}: {got:?} want {want}")
+                    });
+                }
+            }
             for exp in src["python_expected"].as_array().into_iter().flatten() {
                 let Some(ja4) = exp["JA4.1"].as_str() else {
                     continue;
                 };
-                let key = (
-                    exp["src"].as_str().unwrap_or("").to_string(),
-                    exp["srcport"].as_str().unwrap_or("").to_string(),
-                );
-                // QUIC (`q` prefix) Initials need QUIC decryption: a later issue.
-                if ja4.starts_with('q') || udp.contains(&key) {
-                    continue;
-                }
                 let t = (|| {
                     Some((
                         ip(&exp["src"])?,
@@ -471,6 +532,21 @@ fn ja4_ja3_and_community_id_match_third_party_values() {
                         port(&exp["dstport"])?,
                     ))
                 })();
+                if ja4.starts_with('q') {
+                    let found = quic.iter().find(|e| tuple(e) == t);
+                    rep.check(
+                        run,
+                        "ja4.foxio.quic",
+                        found.is_some_and(|e| e["quic"]["ja4"] == ja4),
+                        || {
+                            format!(
+                                "{t:?} quic ja4 {:?} want {ja4}",
+                                found.map(|e| &e["quic"]["ja4"])
+                            )
+                        },
+                    );
+                    continue;
+                }
                 let found = tls.iter().find(|e| tuple(e) == t);
                 if run.name == "ja4-tls-non-ascii-alpn" {
                     // Excused ALPN characters only: everything else must still be equal.

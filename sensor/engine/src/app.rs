@@ -11,6 +11,9 @@ use std::collections::VecDeque;
 
 use tapir_proto::dns::{self, DnsMessage, DnsTcpStream};
 use tapir_proto::http::{self, HttpMessage, HttpRequest, HttpStream};
+use tapir_proto::quic::{self, QuicEvent, QuicState};
+use tapir_proto::socks::{self, SocksDirection, SocksEvent, SocksStream};
+use tapir_proto::ssh::{self, Hassh, SshBanner, SshEvent, SshRole, SshStream};
 use tapir_proto::tls::{self, CertInfo, ClientHello, ServerHello, TlsMessage, TlsStream};
 
 use crate::flow::Dir;
@@ -20,6 +23,24 @@ pub enum AppMsg {
     Tls(Dir, TlsMessage),
     Dns(Dir, DnsMessage),
     Http(Dir, HttpMessage),
+    /// HTTP over UDP (SSDP): one message per datagram, no transaction pairing.
+    HttpDatagram(Dir, HttpMessage),
+    Quic(Dir, QuicEvent),
+    Ssh(Dir, SshEvent),
+    Socks(Dir, SocksEvent),
+}
+
+/// What is known of an SSH session; logged once as the `ssh` event.
+#[derive(Default)]
+pub struct SshInfo {
+    pub banner: [Option<SshBanner>; 2],
+    pub hassh: [Option<Hassh>; 2],
+    pub logged: bool,
+}
+
+pub struct SshState {
+    pub parsers: [SshStream; 2],
+    pub info: SshInfo,
 }
 
 /// What is known of a TLS session so far; logged once as the `tls` event.
@@ -35,6 +56,8 @@ pub struct TlsInfo {
 pub struct TlsState {
     pub parsers: [TlsStream; 2],
     pub info: TlsInfo,
+    /// Every certificate of the chain (leaf first), for intel on SAN names and fingerprints.
+    pub chain: Vec<CertInfo>,
 }
 
 pub struct HttpState {
@@ -55,6 +78,11 @@ pub enum AppLayer {
     Http(Box<HttpState>),
     DnsTcp(Box<[DnsTcpStream; 2]>),
     DnsUdp,
+    Ssh(Box<SshState>),
+    Socks(Box<[SocksStream; 2]>),
+    /// QUIC: client Initials decrypted and their ClientHello parsed.
+    Quic(Box<QuicState>),
+    HttpUdp,
     /// Data was seen and nothing we parse matched.
     Failed,
 }
@@ -82,6 +110,10 @@ impl AppLayer {
             AppLayer::Tls(_) => Some("tls"),
             AppLayer::Http(_) => Some("http"),
             AppLayer::DnsTcp(_) | AppLayer::DnsUdp => Some("dns"),
+            AppLayer::Ssh(_) => Some("ssh"),
+            AppLayer::Socks(_) => Some("socks"),
+            AppLayer::Quic(_) => Some("quic"),
+            AppLayer::HttpUdp => Some("http"),
             AppLayer::Failed => Some("failed"),
         }
     }
@@ -94,7 +126,9 @@ impl AppLayer {
             AppLayer::Tls(s) => !s.parsers[d].is_done(),
             AppLayer::Http(s) => !s.parsers[d].is_done(),
             AppLayer::DnsTcp(s) => !s[d].is_done(),
-            AppLayer::DnsUdp | AppLayer::Failed => false,
+            AppLayer::Ssh(s) => !s.parsers[d].is_done(),
+            AppLayer::Socks(s) => !s[d].is_done(),
+            AppLayer::DnsUdp | AppLayer::Quic(_) | AppLayer::HttpUdp | AppLayer::Failed => false,
         }
     }
 
@@ -114,29 +148,21 @@ impl AppLayer {
             if tried[d] {
                 return None;
             }
-            let detected = match dir {
-                Dir::ToServer => {
-                    if tls::looks_like_tls(data) {
-                        Some(Kind::Tls)
-                    } else if http::looks_like_http_request(data) {
-                        Some(Kind::Http)
-                    } else if dns::looks_like_dns_tcp(data) {
-                        Some(Kind::Dns)
-                    } else {
-                        None
-                    }
-                }
-                Dir::ToClient => {
-                    if tls::looks_like_tls(data) {
-                        Some(Kind::Tls)
-                    } else if http::looks_like_http_response(data) {
-                        Some(Kind::Http)
-                    } else if dns::looks_like_dns_tcp(data) {
-                        Some(Kind::Dns)
-                    } else {
-                        None
-                    }
-                }
+            let detected = if tls::looks_like_tls(data) {
+                Some(Kind::Tls)
+            } else if ssh::looks_like_ssh(data) {
+                Some(Kind::Ssh)
+            } else if match dir {
+                Dir::ToServer => http::looks_like_http_request(data),
+                Dir::ToClient => http::looks_like_http_response(data),
+            } {
+                Some(Kind::Http)
+            } else if dns::looks_like_dns_tcp(data) {
+                Some(Kind::Dns)
+            } else if dir == Dir::ToServer && socks::looks_like_socks_request(data) {
+                Some(Kind::Socks)
+            } else {
+                None
             };
             match detected {
                 None => {
@@ -150,6 +176,7 @@ impl AppLayer {
                     *self = AppLayer::Tls(Box::new(TlsState {
                         parsers: [TlsStream::new(), TlsStream::new()],
                         info: TlsInfo::default(),
+                        chain: Vec::new(),
                     }))
                 }
                 Some(Kind::Http) => {
@@ -163,6 +190,21 @@ impl AppLayer {
                 }
                 Some(Kind::Dns) => {
                     *self = AppLayer::DnsTcp(Box::new([DnsTcpStream::new(), DnsTcpStream::new()]))
+                }
+                Some(Kind::Ssh) => {
+                    *self = AppLayer::Ssh(Box::new(SshState {
+                        parsers: [
+                            SshStream::new(SshRole::Client),
+                            SshStream::new(SshRole::Server),
+                        ],
+                        info: SshInfo::default(),
+                    }))
+                }
+                Some(Kind::Socks) => {
+                    *self = AppLayer::Socks(Box::new([
+                        SocksStream::new(SocksDirection::ToServer),
+                        SocksStream::new(SocksDirection::ToClient),
+                    ]))
                 }
             }
         }
@@ -195,6 +237,21 @@ impl AppLayer {
                 out.extend(msgs.into_iter().map(|m| AppMsg::Dns(dir, m)));
                 (!had_error && s[d].error().is_some()).then_some("dns")
             }
+            AppLayer::Ssh(s) => {
+                let p = &mut s.parsers[d];
+                let had_error = p.error().is_some();
+                let mut msgs = Vec::new();
+                p.feed(data, &mut msgs);
+                out.extend(msgs.into_iter().map(|m| AppMsg::Ssh(dir, m)));
+                (!had_error && p.error().is_some()).then_some("ssh")
+            }
+            AppLayer::Socks(s) => {
+                let had_error = s[d].error().is_some();
+                let mut msgs = Vec::new();
+                s[d].feed(data, &mut msgs);
+                out.extend(msgs.into_iter().map(|m| AppMsg::Socks(dir, m)));
+                (!had_error && s[d].error().is_some()).then_some("socks")
+            }
             _ => None,
         }
     }
@@ -213,6 +270,10 @@ impl AppLayer {
         if let AppLayer::Undetected { udp_probes, .. } = self {
             if dns::looks_like_dns(payload) {
                 *self = AppLayer::DnsUdp;
+            } else if dir == Dir::ToServer && quic::looks_like_quic_initial(payload) {
+                *self = AppLayer::Quic(Box::new(QuicState::new()));
+            } else if http::parse_datagram(payload).is_some() {
+                *self = AppLayer::HttpUdp;
             } else {
                 *udp_probes = udp_probes.saturating_add(1);
                 if *udp_probes >= max_probes {
@@ -221,11 +282,22 @@ impl AppLayer {
                 return None;
             }
         }
-        if let AppLayer::DnsUdp = self {
-            match dns::parse_message(payload) {
+        match self {
+            AppLayer::DnsUdp => match dns::parse_message(payload) {
                 Ok(m) => out.push(AppMsg::Dns(dir, m)),
                 Err(_) => return Some("dns"),
+            },
+            // Only the client's Initials carry the ClientHello (the server's use other keys).
+            AppLayer::Quic(q) if dir == Dir::ToServer && !q.is_done() => {
+                let mut ev = Vec::new();
+                q.on_datagram(payload, &mut ev);
+                out.extend(ev.into_iter().map(|e| AppMsg::Quic(dir, e)));
             }
+            AppLayer::HttpUdp => match http::parse_datagram(payload) {
+                Some(m) => out.push(AppMsg::HttpDatagram(dir, m)),
+                None => return Some("http"),
+            },
+            _ => {}
         }
         None
     }
@@ -235,4 +307,6 @@ enum Kind {
     Tls,
     Http,
     Dns,
+    Ssh,
+    Socks,
 }

@@ -281,6 +281,16 @@ pub enum MatchField {
     HttpHostname,
     TlsJa3,
     TlsJa4,
+    TlsSan,
+    TlsCertSha1,
+    HttpUrl,
+    DestIpPort,
+    QuicSni,
+    QuicJa4,
+    QuicJa3,
+    SshHassh,
+    SshHasshServer,
+    SocksTarget,
 }
 
 impl MatchField {
@@ -293,6 +303,16 @@ impl MatchField {
             MatchField::HttpHostname => "http.hostname",
             MatchField::TlsJa3 => "tls.ja3.hash",
             MatchField::TlsJa4 => "tls.ja4",
+            MatchField::TlsSan => "tls.subjectaltname",
+            MatchField::TlsCertSha1 => "tls.fingerprint",
+            MatchField::HttpUrl => "http.url",
+            MatchField::DestIpPort => "dest_ip:dest_port",
+            MatchField::QuicSni => "quic.sni",
+            MatchField::QuicJa4 => "quic.ja4",
+            MatchField::QuicJa3 => "quic.ja3.hash",
+            MatchField::SshHassh => "ssh.client.hassh.hash",
+            MatchField::SshHasshServer => "ssh.server.hassh.hash",
+            MatchField::SocksTarget => "socks.target",
         }
     }
 
@@ -305,6 +325,15 @@ impl MatchField {
             MatchField::HttpHostname => 1_610_004,
             MatchField::TlsJa3 => 1_610_005,
             MatchField::TlsJa4 => 1_610_006,
+            MatchField::TlsSan => 1_610_007,
+            MatchField::TlsCertSha1 => 1_610_008,
+            MatchField::HttpUrl => 1_610_009,
+            MatchField::DestIpPort => 1_610_010,
+            MatchField::QuicSni => 1_610_011,
+            MatchField::QuicJa4 => 1_610_012,
+            MatchField::QuicJa3 => 1_610_013,
+            MatchField::SshHassh | MatchField::SshHasshServer => 1_610_014,
+            MatchField::SocksTarget => 1_610_015,
         }
     }
 }
@@ -406,12 +435,20 @@ impl<'a> AlertBody<'a> {
     }
 
     pub fn intel(ind: &'a Indicator, field: MatchField, matched: &'a str) -> Self {
-        let kind = ind.kind.as_str();
+        let kind = ind.type_name();
         let what = match ind.kind {
             IndicatorKind::Ip => "IP",
             IndicatorKind::Domain => "domain",
             IndicatorKind::Ja3 => "JA3",
             IndicatorKind::Ja4 => "JA4",
+        };
+        let what = match kind {
+            "url" => "URL",
+            "cert_sha1" => "certificate",
+            "ip_port" => "IP:port",
+            "hassh" => "HASSH",
+            "cidr" => "CIDR",
+            _ => what,
         };
         AlertBody {
             action: "allowed",
@@ -442,6 +479,58 @@ impl<'a> AlertBody<'a> {
                     matched_value: matched,
                 },
             },
+        }
+    }
+}
+
+/// Suricata's `quic` record (the client's Initial ClientHello).
+#[derive(Serialize)]
+pub struct QuicBody<'a> {
+    pub version: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sni: Option<&'a str>,
+    pub ja3: Ja3Out<'a>,
+    pub ja4: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ua: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+pub struct HasshOut<'a> {
+    pub hash: &'a str,
+    pub string: &'a str,
+}
+
+#[derive(Serialize, Default)]
+pub struct SshSide<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proto_version: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub software_version: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hassh: Option<HasshOut<'a>>,
+}
+
+/// Suricata's `ssh` record.
+#[derive(Serialize)]
+pub struct SshBody<'a> {
+    pub client: SshSide<'a>,
+    pub server: SshSide<'a>,
+}
+
+impl<'a> SshBody<'a> {
+    pub fn new(i: &'a crate::app::SshInfo) -> Self {
+        let side = |d: usize| SshSide {
+            proto_version: i.banner[d].as_ref().map(|b| b.proto_version.as_str()),
+            software_version: i.banner[d].as_ref().map(|b| b.software_version.as_str()),
+            hassh: i.hassh[d].as_ref().map(|h| HasshOut {
+                hash: &h.hash,
+                string: &h.string,
+            }),
+        };
+        SshBody {
+            client: side(0),
+            server: side(1),
         }
     }
 }

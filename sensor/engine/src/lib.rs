@@ -19,6 +19,7 @@ pub mod replay;
 pub mod stats;
 
 use std::io::{self, Write};
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use std::collections::hash_map::Entry;
@@ -28,6 +29,9 @@ use tapir_flow::stream::Stream;
 use tapir_intel::{Indicator, IntelDb};
 use tapir_proto::dns::DnsMessage;
 use tapir_proto::http::HttpMessage;
+use tapir_proto::quic::QuicEvent;
+use tapir_proto::socks::{SocksEvent, SocksTarget};
+use tapir_proto::ssh::SshEvent;
 use tapir_proto::tls::TlsMessage;
 
 use tapir_patterns::{
@@ -38,7 +42,9 @@ use tapir_wire::{Decoded, Defragmenter, LinkType, Packet, TcpInfo, L4};
 use crate::app::{AppLayer, AppMsg, MAX_PENDING_HTTP};
 pub use crate::config::EngineConfig;
 use crate::eve::{proto_name, write_record, Header, TunnelInfo};
-use crate::events::{AlertBody, DnsBody, FlowBody, HttpBody, MatchField, TcpBody, TlsBody};
+use crate::events::{
+    AlertBody, DnsBody, FlowBody, HttpBody, Ja3Out, MatchField, QuicBody, SshBody, TcpBody, TlsBody,
+};
 use crate::flow::{Dir, Flow, FlowKey, FlowTable, TcpFlags};
 pub use crate::pipeline::PipelineConfig;
 pub use crate::replay::{replay, replay_with, ReplayError, ReplayOptions, ReplayReport};
@@ -318,6 +324,20 @@ impl Engine {
                     };
                     let text = ip.to_string();
                     alert(&mut self.sink, flow, dir, ctx, ind, field, &text);
+                }
+            }
+            if matches!(flow.proto, 6 | 17) {
+                if let Some(ind) = self.intel.match_ip_port(flow.server.0, flow.server.1) {
+                    let text = format!("{}:{}", flow.server.0, flow.server.1);
+                    alert(
+                        &mut self.sink,
+                        flow,
+                        dir,
+                        ctx,
+                        ind,
+                        MatchField::DestIpPort,
+                        &text,
+                    );
                 }
             }
         }
@@ -657,7 +677,28 @@ fn handle_msg(sink: &mut Sink, intel: &IntelDb, flow: &mut Flow, m: &AppMsg, ctx
                         if s.info.leaf.is_none() {
                             s.info.leaf = c.leaf.clone();
                             s.info.chain_len = c.chain_len;
+                            s.chain = c.chain.clone();
                         }
+                    }
+                }
+            }
+            if let TlsMessage::Certificate(c) = msg {
+                for cert in &c.chain {
+                    if let Some(ind) = intel.match_cert_sha1(&cert.fingerprint) {
+                        alert(
+                            sink,
+                            flow,
+                            *dir,
+                            ctx,
+                            ind,
+                            MatchField::TlsCertSha1,
+                            &cert.fingerprint,
+                        );
+                    }
+                }
+                if let Some(leaf) = &c.leaf {
+                    for name in &leaf.subjectaltname {
+                        match_domain(sink, intel, flow, *dir, ctx, name, MatchField::TlsSan);
                     }
                 }
             }
@@ -666,6 +707,9 @@ fn handle_msg(sink: &mut Sink, intel: &IntelDb, flow: &mut Flow, m: &AppMsg, ctx
             HttpMessage::Request(req) => {
                 if let Some(host) = &req.hostname {
                     match_domain(sink, intel, flow, *dir, ctx, host, MatchField::HttpHostname);
+                    if let Some(ind) = intel.match_url(host, &req.uri) {
+                        alert(sink, flow, *dir, ctx, ind, MatchField::HttpUrl, &req.uri);
+                    }
                 }
                 let overflow = if let AppLayer::Http(s) = &mut flow.app {
                     s.pending.push_back((req.clone(), ctx.ts_us));
@@ -704,8 +748,108 @@ fn handle_msg(sink: &mut Sink, intel: &IntelDb, flow: &mut Flow, m: &AppMsg, ctx
                     && req.is_some_and(|(r, _)| r.method.eq_ignore_ascii_case("CONNECT"));
             }
         },
+        AppMsg::HttpDatagram(dir, msg) => {
+            let body = match msg {
+                HttpMessage::Request(req) => {
+                    if let Some(host) = &req.hostname {
+                        match_domain(sink, intel, flow, *dir, ctx, host, MatchField::HttpHostname);
+                    }
+                    HttpBody::new(Some(req), None)
+                }
+                HttpMessage::Response(resp) => HttpBody::new(None, Some(resp)),
+            };
+            emit(sink, flow, *dir, ctx, "http", &body);
+        }
+        AppMsg::Quic(dir, ev) => {
+            if let QuicEvent::ClientHello { version, hello, ua } = ev {
+                let body = QuicBody {
+                    version: tapir_proto::quic::version_string(*version),
+                    sni: hello.sni.as_deref(),
+                    ja3: Ja3Out {
+                        hash: &hello.ja3_hash,
+                        string: &hello.ja3_string,
+                    },
+                    ja4: &hello.ja4,
+                    ua: ua.as_deref(),
+                };
+                emit(sink, flow, *dir, ctx, "quic", &body);
+                if let Some(sni) = &hello.sni {
+                    match_domain(sink, intel, flow, *dir, ctx, sni, MatchField::QuicSni);
+                }
+                if let Some(ind) = intel.match_ja4(&hello.ja4) {
+                    alert(sink, flow, *dir, ctx, ind, MatchField::QuicJa4, &hello.ja4);
+                }
+                if let Some(ind) = intel.match_ja3(&hello.ja3_hash) {
+                    alert(
+                        sink,
+                        flow,
+                        *dir,
+                        ctx,
+                        ind,
+                        MatchField::QuicJa3,
+                        &hello.ja3_hash,
+                    );
+                }
+            }
+        }
+        AppMsg::Ssh(dir, ev) => {
+            let d = dir.idx();
+            if let SshEvent::Kexinit { hassh, .. } = ev {
+                let field = if *dir == Dir::ToServer {
+                    MatchField::SshHassh
+                } else {
+                    MatchField::SshHasshServer
+                };
+                if let Some(ind) = intel.match_hassh(&hassh.hash) {
+                    alert(sink, flow, *dir, ctx, ind, field, &hassh.hash);
+                }
+            }
+            if let AppLayer::Ssh(s) = &mut flow.app {
+                match ev {
+                    SshEvent::Banner(b) => s.info.banner[d] = Some(b.clone()),
+                    SshEvent::Kexinit { hassh, .. } => s.info.hassh[d] = Some(hassh.clone()),
+                }
+            }
+            let ready = matches!(&flow.app, AppLayer::Ssh(s) if !s.info.logged && s.info.hassh[0].is_some() && s.info.hassh[1].is_some());
+            if ready {
+                log_ssh(sink, flow, ctx);
+            }
+        }
+        AppMsg::Socks(dir, ev) => match ev {
+            SocksEvent::Request { target, .. } => match target {
+                SocksTarget::Domain(name) => {
+                    match_domain(sink, intel, flow, *dir, ctx, name, MatchField::SocksTarget);
+                }
+                SocksTarget::Ipv4(a) => socks_ip(sink, intel, flow, *dir, ctx, IpAddr::V4(*a)),
+                SocksTarget::Ipv6(a) => socks_ip(sink, intel, flow, *dir, ctx, IpAddr::V6(*a)),
+            },
+            // Granted: what follows is the tunnelled protocol (TLS, HTTP...).
+            SocksEvent::Reply { granted: true, .. } => return true,
+            _ => {}
+        },
     }
     false
+}
+
+fn socks_ip(sink: &mut Sink, intel: &IntelDb, flow: &mut Flow, dir: Dir, ctx: PktCtx, ip: IpAddr) {
+    if let Some(ind) = intel.match_ip(ip) {
+        let text = ip.to_string();
+        alert(sink, flow, dir, ctx, ind, MatchField::SocksTarget, &text);
+    }
+}
+
+fn log_ssh(sink: &mut Sink, flow: &mut Flow, ctx: PktCtx) {
+    let AppLayer::Ssh(s) = &flow.app else {
+        return;
+    };
+    if s.info.logged || (s.info.banner[0].is_none() && s.info.banner[1].is_none()) {
+        return;
+    }
+    let body = SshBody::new(&s.info);
+    emit(sink, flow, Dir::ToServer, ctx, "ssh", &body);
+    if let AppLayer::Ssh(s) = &mut flow.app {
+        s.info.logged = true;
+    }
 }
 
 fn log_dns(
@@ -805,6 +949,14 @@ fn end_flow(sink: &mut Sink, scanner: &mut Option<Scanner>, mut flow: Flow, reas
         }
     }
     log_tls(sink, &mut flow, end_ctx);
+    log_ssh(sink, &mut flow, end_ctx);
+    if let AppLayer::Quic(q) = &flow.app {
+        for (err, n) in q.errors().iter() {
+            if n > 0 {
+                *sink.stats.quic_errors.entry(err.reason()).or_insert(0) += n;
+            }
+        }
+    }
     let pending: Vec<_> = match &mut flow.app {
         AppLayer::Http(s) => s.pending.drain(..).collect(),
         _ => Vec::new(),

@@ -33,6 +33,8 @@ pub struct Stats {
     pub pattern_streams_past_depth: u64,
     pub pattern_bytes_past_depth: u64,
     pub pattern_scan_errors: u64,
+    /// QUIC Initials that could not be used, by reason.
+    pub quic_errors: BTreeMap<&'static str, u64>,
 }
 
 impl Stats {
@@ -81,6 +83,9 @@ impl Stats {
         self.pattern_streams_past_depth += o.pattern_streams_past_depth;
         self.pattern_bytes_past_depth += o.pattern_bytes_past_depth;
         self.pattern_scan_errors += o.pattern_scan_errors;
+        for (k, v) in &o.quic_errors {
+            *self.quic_errors.entry(k).or_insert(0) += v;
+        }
     }
 
     /// Every counter that is not zero, as `name=value` pairs (decode errors and app-layer
@@ -121,6 +126,11 @@ impl Stats {
             self.app_errors
                 .iter()
                 .map(|(k, n)| (format!("app_error.{k}"), *n)),
+        );
+        v.extend(
+            self.quic_errors
+                .iter()
+                .map(|(k, n)| (format!("quic_error.{k}"), *n)),
         );
         v.extend(self.events.iter().map(|(k, n)| (format!("events.{k}"), *n)));
         v.retain(|(_, n)| *n > 0);

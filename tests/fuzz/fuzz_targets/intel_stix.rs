@@ -1,0 +1,2 @@
+#![no_main]
+libfuzzer_sys::fuzz_target!(|data: &[u8]| tapir_intel::fuzzing::fuzz_feed(tapir_intel::FeedFormat::Stix21, data));
