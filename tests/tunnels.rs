@@ -34,7 +34,7 @@ fn replay(pcap: &[u8], intel: IntelDb, name: &str) -> Vec<Value> {
     std::fs::write(&p, pcap).expect("write");
     let mut out = Vec::new();
     replay_with(
-        &[p.clone()],
+        std::slice::from_ref(&p),
         Arc::new(intel),
         EngineConfig::default(),
         &ReplayOptions::default(),

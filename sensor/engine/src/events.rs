@@ -138,10 +138,14 @@ pub struct TlsBody<'a> {
     pub client_alpns: Option<&'a [String]>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub server_alpns: Option<[&'a str; 1]>,
+    /// The server's certificate chain, leaf first, each certificate base64 DER (Suricata's
+    /// `tls.chain`); decode with `base64 -d | openssl x509 -inform der -text`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chain: Option<Vec<String>>,
 }
 
 impl<'a> TlsBody<'a> {
-    pub fn new(i: &'a TlsInfo) -> Self {
+    pub fn new(i: &'a TlsInfo, chain: &'a [tapir_proto::tls::CertInfo]) -> Self {
         let version = match (&i.server_hello, &i.client_hello) {
             (Some(sh), _) => tls::version_name(sh.version()),
             (None, Some(ch)) => tls::version_name(ch.version()),
@@ -176,6 +180,15 @@ impl<'a> TlsBody<'a> {
             b.notafter = Some(&c.notafter);
             b.subjectaltname =
                 (!c.subjectaltname.is_empty()).then_some(c.subjectaltname.as_slice());
+        }
+        if !chain.is_empty() {
+            use base64::Engine as _;
+            b.chain = Some(
+                chain
+                    .iter()
+                    .map(|c| base64::engine::general_purpose::STANDARD.encode(&c.der))
+                    .collect(),
+            );
         }
         b
     }

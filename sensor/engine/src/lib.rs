@@ -908,7 +908,7 @@ fn log_tls(sink: &mut Sink, flow: &mut Flow, ctx: PktCtx) {
     if s.info.logged || (s.info.client_hello.is_none() && s.info.server_hello.is_none()) {
         return;
     }
-    let body = TlsBody::new(&s.info);
+    let body = TlsBody::new(&s.info, &s.chain);
     emit(sink, flow, Dir::ToServer, ctx, "tls", &body);
     if let AppLayer::Tls(s) = &mut flow.app {
         s.info.logged = true;

@@ -198,6 +198,8 @@ pub struct CertInfo {
     /// dNSName, rfc822Name and URI entries as text, iPAddress entries as an address;
     /// other kinds skipped. At most [`MAX_SAN_ENTRIES`].
     pub subjectaltname: Vec<String>,
+    /// The certificate as sent (DER), for EVE's `tls.chain` (base64, as Suricata logs it).
+    pub der: Vec<u8>,
 }
 
 /// RFC 8701 §2: GREASE values are 0x?a?a with both bytes equal.
@@ -1004,6 +1006,7 @@ pub fn cert_info(der: &[u8]) -> Option<CertInfo> {
         notbefore: format_utc(cert.validity().not_before.timestamp()),
         notafter: format_utc(cert.validity().not_after.timestamp()),
         subjectaltname: sans,
+        der: der.to_vec(),
     })
 }
 
