@@ -1,10 +1,13 @@
-//! Intel lookups against large lists: 200 000 domains, 100 000 IPv4 CIDRs of mixed lengths.
-//! Lookups allocate nothing; this shows their cost per query. Run:
+//! Intel lookups with realistic-to-large lists loaded: 1 000 000 IPs and CIDRs, 1 000 000
+//! domains, 10 000 JA3 and 10 000 JA4. Lookups allocate nothing; this shows their cost per
+//! query for each indicator type. Build time and resident bytes per indicator are printed once
+//! (not a criterion measurement: a single build of 2 M indicators). Run:
 //! `cargo bench -p tapir-benches --bench intel`.
 
 use std::hint::black_box;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
+use std::time::Instant;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use tapir_intel::{IndicatorKind, IntelDb};
@@ -17,41 +20,126 @@ fn splitmix(x: &mut u64) -> u64 {
     z ^ (z >> 31)
 }
 
-fn intel(c: &mut Criterion) {
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+        })
+        .unwrap_or(0)
+}
+
+fn build() -> IntelDb {
     let src: Arc<str> = Arc::from("bench");
-    let mut b = IntelDb::builder();
     let mut seed = 42u64;
-    for i in 0..200_000u32 {
-        let _ = b.add_line(
+    // Text first, so that the timing covers parsing and building, not generation.
+    let mut lines: Vec<(IndicatorKind, String)> = Vec::with_capacity(2_020_000);
+    for i in 0..1_000_000u32 {
+        lines.push((
             IndicatorKind::Domain,
-            &format!("d{:x}.example{}.com", splitmix(&mut seed), i % 97),
-            &src,
-            i,
-        );
+            format!("d{:x}.example{}.com", splitmix(&mut seed), i % 997),
+        ));
     }
-    for i in 0..100_000u32 {
+    for i in 0..1_000_000u32 {
         let r = splitmix(&mut seed);
-        let len = [16, 20, 24, 28, 32][(r % 5) as usize];
-        let ip = Ipv4Addr::from((r >> 8) as u32);
-        let _ = b.add_line(IndicatorKind::Ip, &format!("{ip}/{len}"), &src, i);
+        let text = match i % 10 {
+            0 => format!(
+                "{}/{}",
+                Ipv6Addr::from((u128::from(r) << 64) | 0x2400 << 112),
+                48 + (r % 17) as u8
+            ),
+            1..=3 => format!(
+                "{}/{}",
+                Ipv4Addr::from((r >> 8) as u32),
+                [16, 20, 24, 28][(r % 4) as usize]
+            ),
+            _ => Ipv4Addr::from((r >> 8) as u32).to_string(),
+        };
+        lines.push((IndicatorKind::Ip, text));
+    }
+    for _ in 0..10_000 {
+        lines.push((
+            IndicatorKind::Ja3,
+            format!("{:016x}{:016x}", splitmix(&mut seed), splitmix(&mut seed)),
+        ));
+        let a = splitmix(&mut seed);
+        lines.push((
+            IndicatorKind::Ja4,
+            format!(
+                "t13d{:02}{:02}h2_{:012x}_{:012x}",
+                a % 99,
+                (a >> 8) % 99,
+                (a >> 16) & 0xffff_ffff_ffff,
+                splitmix(&mut seed) & 0xffff_ffff_ffff
+            ),
+        ));
+    }
+    let before = rss_kib();
+    let t = Instant::now();
+    let mut b = IntelDb::builder();
+    for (i, (k, v)) in lines.iter().enumerate() {
+        let _ = b.add_line(*k, v, &src, i as u32);
     }
     let db = b.build();
+    let secs = t.elapsed().as_secs_f64();
+    drop(lines);
+    let after = rss_kib();
+    eprintln!(
+        "intel build: {} indicators in {secs:.2} s; resident +{} MiB, {} bytes per indicator",
+        db.len(),
+        after.saturating_sub(before) / 1024,
+        after.saturating_sub(before) * 1024 / db.len().max(1) as u64
+    );
+    db
+}
+
+fn intel(c: &mut Criterion) {
+    let db = build();
+    let ja3 = db
+        .iter()
+        .find(|i| i.kind == IndicatorKind::Ja3)
+        .map(|i| i.value.clone())
+        .expect("ja3");
+    let ja4 = db
+        .iter()
+        .find(|i| i.kind == IndicatorKind::Ja4)
+        .map(|i| i.value.clone())
+        .expect("ja4");
+    let parent = db
+        .iter()
+        .find(|i| i.kind == IndicatorKind::Domain)
+        .map(|i| format!("a.b.{}", i.value))
+        .expect("domain");
     let mut g = c.benchmark_group("intel");
     g.throughput(Throughput::Elements(1));
     g.bench_function("domain_miss_4_labels", |b| {
         b.iter(|| black_box(db.match_domain(black_box("Www.Some-Host.Example.ORG."))))
     });
     g.bench_function("domain_hit_parent", |b| {
-        let name = db
-            .iter()
-            .find(|i| i.kind == IndicatorKind::Domain)
-            .map(|i| format!("a.b.{}", i.value))
-            .expect("domain");
-        b.iter(|| black_box(db.match_domain(black_box(&name))))
+        b.iter(|| black_box(db.match_domain(black_box(&parent))))
     });
-    g.bench_function("ip_v4_lookup", |b| {
+    g.bench_function("ip_v4_random", |b| {
         let mut s = 7u64;
         b.iter(|| black_box(db.match_ip(IpAddr::V4(Ipv4Addr::from(splitmix(&mut s) as u32)))))
+    });
+    g.bench_function("ip_v6_random", |b| {
+        let mut s = 9u64;
+        b.iter(|| {
+            black_box(db.match_ip(IpAddr::V6(Ipv6Addr::from(
+                (u128::from(splitmix(&mut s)) << 64) | 0x2400 << 112,
+            ))))
+        })
+    });
+    g.bench_function("ja3_hit", |b| {
+        b.iter(|| black_box(db.match_ja3(black_box(&ja3))))
+    });
+    g.bench_function("ja3_miss", |b| {
+        b.iter(|| black_box(db.match_ja3(black_box("0123456789abcdef0123456789abcdef"))))
+    });
+    g.bench_function("ja4_hit", |b| {
+        b.iter(|| black_box(db.match_ja4(black_box(&ja4))))
     });
     g.finish();
 }

@@ -1,6 +1,8 @@
 //! The immutable indicator store and its builder.
 
-use std::collections::HashMap;
+/// aHash: randomly keyed per process like SipHash (feeds are third-party input, so keys must
+/// not be predictable), and several times faster on the short keys probed per lookup.
+type HashMap<K, V> = std::collections::HashMap<K, V, ahash::RandomState>;
 use std::fmt;
 use std::hash::Hash;
 use std::net::IpAddr;
@@ -34,7 +36,7 @@ struct Lpm<K> {
 impl<K: Copy + Eq + Hash> Lpm<K> {
     fn new(width: u8) -> Self {
         Self {
-            by_len: (0..=width).map(|_| HashMap::new()).collect(),
+            by_len: (0..=width).map(|_| HashMap::default()).collect(),
             lens_desc: Vec::new(),
         }
     }
@@ -468,17 +470,17 @@ impl IntelDb {
     pub fn empty() -> Self {
         Self {
             indicators: Vec::new(),
-            domains: HashMap::new(),
+            domains: HashMap::default(),
             v4: Lpm::new(32),
             v6: Lpm::new(128),
-            ja3: HashMap::new(),
-            ja4: HashMap::new(),
-            urls: HashMap::new(),
-            url_values: HashMap::new(),
-            cert_sha1: HashMap::new(),
-            ip_port: HashMap::new(),
-            file_hash: HashMap::new(),
-            hassh: HashMap::new(),
+            ja3: HashMap::default(),
+            ja4: HashMap::default(),
+            urls: HashMap::default(),
+            url_values: HashMap::default(),
+            cert_sha1: HashMap::default(),
+            ip_port: HashMap::default(),
+            file_hash: HashMap::default(),
+            hassh: HashMap::default(),
             counts: [0; 9],
             cidrs: 0,
             provenance_dropped: 0,

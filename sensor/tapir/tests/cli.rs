@@ -194,3 +194,38 @@ fn bad_intel_lines_warn_with_file_and_line_and_the_rest_loads() {
     assert!(n_alerts >= 2, "the good line must still match");
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// A flood of new 5-tuples (every packet a SYN from a fresh address and port) must leave the
+/// flow tables at their cap, count what was evicted, and keep resident memory bounded.
+#[test]
+fn syn_flood_stays_under_the_flow_cap() {
+    let cap = temp("flood.pcap");
+    let cfg = tapir_gen_demo::bench::BenchConfig {
+        packets: 150_000,
+        flood: true,
+        seed: 9,
+        ..Default::default()
+    };
+    tapir_gen_demo::write_bench(&cap, &cfg).expect("generate flood");
+    let conf = temp("flood.toml");
+    std::fs::write(&conf, "workers = 2\n[flow]\nmax_flows = 4096\n").expect("config");
+    let o = tapir(&["replay", "--config", conf.to_str().expect("path"), "--eve", "/dev/null", cap.to_str().expect("path")]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let e = stderr(&o);
+    let s = summary(&e);
+    assert_eq!(s["packets"], "150000");
+    assert_eq!(s["flows"], "150000", "every SYN is a new flow");
+    let forced: u64 = e
+        .split_whitespace()
+        .find_map(|kv| kv.strip_prefix("flows_forced="))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    // Two workers, 4096 flows each: all but the last table-fulls were evicted by age.
+    assert!(forced >= 150_000 - 2 * 4096, "flows_forced={forced}\n{e}");
+    // Measured 30-60 MiB (benches/README.md); the bound leaves room for allocator noise but
+    // fails if flows were kept past the cap (150 000 flows take about 300 MiB).
+    let rss: u64 = s["max_rss"].trim_end_matches("MiB").parse().expect("max_rss");
+    assert!(rss < 160, "peak RSS {rss} MiB with 2 x 4096 flows");
+    let _ = std::fs::remove_file(cap);
+    let _ = std::fs::remove_file(conf);
+}
