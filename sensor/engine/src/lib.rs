@@ -130,6 +130,17 @@ impl Engine {
         Ok(())
     }
 
+    /// Swaps in a new indicator set (hot reload). Flows keep their state; indicators are
+    /// matched against the new set from the next packet on.
+    pub fn set_intel(&mut self, intel: Arc<IntelDb>) {
+        self.intel = intel;
+    }
+
+    /// The indicator set in use.
+    pub fn intel(&self) -> &Arc<IntelDb> {
+        &self.intel
+    }
+
     /// Counters so far.
     pub fn stats(&self) -> &Stats {
         &self.sink.stats
@@ -323,7 +334,16 @@ impl Engine {
                         MatchField::SrcIp
                     };
                     let text = ip.to_string();
-                    alert(&mut self.sink, flow, dir, ctx, ind, field, &text);
+                    alert(
+                        &mut self.sink,
+                        &self.intel,
+                        flow,
+                        dir,
+                        ctx,
+                        ind,
+                        field,
+                        &text,
+                    );
                 }
             }
             if matches!(flow.proto, 6 | 17) {
@@ -331,6 +351,7 @@ impl Engine {
                     let text = format!("{}:{}", flow.server.0, flow.server.1);
                     alert(
                         &mut self.sink,
+                        &self.intel,
                         flow,
                         dir,
                         ctx,
@@ -610,8 +631,10 @@ fn emit<B: serde::Serialize>(
 }
 
 /// Raises an intel alert unless this flow already alerted on this indicator.
+#[allow(clippy::too_many_arguments)] // One call shape for every match site.
 fn alert(
     sink: &mut Sink,
+    intel: &IntelDb,
     flow: &mut Flow,
     dir: Dir,
     ctx: PktCtx,
@@ -620,6 +643,12 @@ fn alert(
     matched: &str,
 ) {
     if flow.alerted_on(ind.id) {
+        return;
+    }
+    // Past its valid_until (or the feed's expire_after), on packet time: no longer matches.
+    let now = i64::try_from(ctx.ts_us / 1_000_000).unwrap_or(i64::MAX);
+    if !intel.is_live(ind, now) {
+        sink.stats.intel_expired_hits += 1;
         return;
     }
     flow.alerted.push(ind.id);
@@ -638,7 +667,7 @@ fn match_domain(
     field: MatchField,
 ) {
     if let Some(ind) = intel.match_domain(name) {
-        alert(sink, flow, dir, ctx, ind, field, name);
+        alert(sink, intel, flow, dir, ctx, ind, field, name);
     }
 }
 
@@ -653,10 +682,28 @@ fn handle_msg(sink: &mut Sink, intel: &IntelDb, flow: &mut Flow, m: &AppMsg, ctx
                         match_domain(sink, intel, flow, *dir, ctx, sni, MatchField::TlsSni);
                     }
                     if let Some(ind) = intel.match_ja3(&ch.ja3_hash) {
-                        alert(sink, flow, *dir, ctx, ind, MatchField::TlsJa3, &ch.ja3_hash);
+                        alert(
+                            sink,
+                            intel,
+                            flow,
+                            *dir,
+                            ctx,
+                            ind,
+                            MatchField::TlsJa3,
+                            &ch.ja3_hash,
+                        );
                     }
                     if let Some(ind) = intel.match_ja4(&ch.ja4) {
-                        alert(sink, flow, *dir, ctx, ind, MatchField::TlsJa4, &ch.ja4);
+                        alert(
+                            sink,
+                            intel,
+                            flow,
+                            *dir,
+                            ctx,
+                            ind,
+                            MatchField::TlsJa4,
+                            &ch.ja4,
+                        );
                     }
                 }
                 TlsMessage::ServerHello(_) | TlsMessage::Certificate(_) => {}
@@ -687,6 +734,7 @@ fn handle_msg(sink: &mut Sink, intel: &IntelDb, flow: &mut Flow, m: &AppMsg, ctx
                     if let Some(ind) = intel.match_cert_sha1(&cert.fingerprint) {
                         alert(
                             sink,
+                            intel,
                             flow,
                             *dir,
                             ctx,
@@ -708,7 +756,16 @@ fn handle_msg(sink: &mut Sink, intel: &IntelDb, flow: &mut Flow, m: &AppMsg, ctx
                 if let Some(host) = &req.hostname {
                     match_domain(sink, intel, flow, *dir, ctx, host, MatchField::HttpHostname);
                     if let Some(ind) = intel.match_url(host, &req.uri) {
-                        alert(sink, flow, *dir, ctx, ind, MatchField::HttpUrl, &req.uri);
+                        alert(
+                            sink,
+                            intel,
+                            flow,
+                            *dir,
+                            ctx,
+                            ind,
+                            MatchField::HttpUrl,
+                            &req.uri,
+                        );
                     }
                 }
                 let overflow = if let AppLayer::Http(s) = &mut flow.app {
@@ -777,11 +834,21 @@ fn handle_msg(sink: &mut Sink, intel: &IntelDb, flow: &mut Flow, m: &AppMsg, ctx
                     match_domain(sink, intel, flow, *dir, ctx, sni, MatchField::QuicSni);
                 }
                 if let Some(ind) = intel.match_ja4(&hello.ja4) {
-                    alert(sink, flow, *dir, ctx, ind, MatchField::QuicJa4, &hello.ja4);
+                    alert(
+                        sink,
+                        intel,
+                        flow,
+                        *dir,
+                        ctx,
+                        ind,
+                        MatchField::QuicJa4,
+                        &hello.ja4,
+                    );
                 }
                 if let Some(ind) = intel.match_ja3(&hello.ja3_hash) {
                     alert(
                         sink,
+                        intel,
                         flow,
                         *dir,
                         ctx,
@@ -801,7 +868,7 @@ fn handle_msg(sink: &mut Sink, intel: &IntelDb, flow: &mut Flow, m: &AppMsg, ctx
                     MatchField::SshHasshServer
                 };
                 if let Some(ind) = intel.match_hassh(&hassh.hash) {
-                    alert(sink, flow, *dir, ctx, ind, field, &hassh.hash);
+                    alert(sink, intel, flow, *dir, ctx, ind, field, &hassh.hash);
                 }
             }
             if let AppLayer::Ssh(s) = &mut flow.app {
@@ -834,7 +901,16 @@ fn handle_msg(sink: &mut Sink, intel: &IntelDb, flow: &mut Flow, m: &AppMsg, ctx
 fn socks_ip(sink: &mut Sink, intel: &IntelDb, flow: &mut Flow, dir: Dir, ctx: PktCtx, ip: IpAddr) {
     if let Some(ind) = intel.match_ip(ip) {
         let text = ip.to_string();
-        alert(sink, flow, dir, ctx, ind, MatchField::SocksTarget, &text);
+        alert(
+            sink,
+            intel,
+            flow,
+            dir,
+            ctx,
+            ind,
+            MatchField::SocksTarget,
+            &text,
+        );
     }
 }
 

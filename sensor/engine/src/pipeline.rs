@@ -260,6 +260,7 @@ pub fn run_worker(
     ends: WorkerEnds,
     out: Sender<Vec<u8>>,
     pool: Receiver<Vec<u8>>,
+    intel: Option<std::sync::Arc<arc_swap::ArcSwap<tapir_intel::IntelDb>>>,
 ) -> crate::Stats {
     let ship = |engine: &mut crate::Engine| {
         if engine.pending_output() > 0 {
@@ -270,6 +271,14 @@ pub fn run_worker(
     while let Ok(msg) = ends.rx.recv() {
         match msg {
             Msg::Batch(b) => {
+                // Hot reload: a new indicator set is picked up between batches, never inside
+                // one, and the reloader never waits for workers.
+                if let Some(swap) = &intel {
+                    let cur = swap.load();
+                    if !std::sync::Arc::ptr_eq(&cur, engine.intel()) {
+                        engine.set_intel(std::sync::Arc::clone(&cur));
+                    }
+                }
                 for (p, data) in b.iter() {
                     let raw = tapir_capture::RawPacket {
                         ts_us: p.ts_us,

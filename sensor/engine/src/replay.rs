@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use arc_swap::ArcSwap;
 use crossbeam_channel::bounded;
 use tapir_capture::{CaptureError, CaptureFile, ReaderKind};
 use tapir_intel::IntelDb;
@@ -45,6 +46,9 @@ pub struct ReplayOptions {
     pub patterns: Option<PatternSet>,
     /// Bytes of each TCP direction scanned for patterns.
     pub pattern_depth: u64,
+    /// When set, workers follow this indicator set (hot reload: whoever holds it stores a
+    /// new set, workers switch between batches).
+    pub intel_swap: Option<Arc<ArcSwap<IntelDb>>>,
 }
 
 /// Replays `paths` in order through one engine (a one-worker pipeline).
@@ -116,9 +120,10 @@ pub fn replay_with(
             .enumerate()
             .map(|(i, (ends, engine))| {
                 let (tx, pool) = (out_tx.clone(), pool_rx.clone());
+                let swap = opts.intel_swap.clone();
                 std::thread::Builder::new()
                     .name(format!("tapir-worker-{i}"))
-                    .spawn_scoped(s, move || run_worker(engine, ends, tx, pool))
+                    .spawn_scoped(s, move || run_worker(engine, ends, tx, pool, swap))
             })
             .collect();
         drop(out_tx);

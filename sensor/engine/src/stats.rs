@@ -35,6 +35,8 @@ pub struct Stats {
     pub pattern_scan_errors: u64,
     /// QUIC Initials that could not be used, by reason.
     pub quic_errors: BTreeMap<&'static str, u64>,
+    /// Indicator hits dropped because the indicator had expired at packet time.
+    pub intel_expired_hits: u64,
 }
 
 impl Stats {
@@ -83,6 +85,7 @@ impl Stats {
         self.pattern_streams_past_depth += o.pattern_streams_past_depth;
         self.pattern_bytes_past_depth += o.pattern_bytes_past_depth;
         self.pattern_scan_errors += o.pattern_scan_errors;
+        self.intel_expired_hits += o.intel_expired_hits;
         for (k, v) in &o.quic_errors {
             *self.quic_errors.entry(k).or_insert(0) += v;
         }
@@ -116,6 +119,7 @@ impl Stats {
                 self.pattern_bytes_past_depth,
             ),
             ("pattern_scan_errors".into(), self.pattern_scan_errors),
+            ("intel_expired_hits".into(), self.intel_expired_hits),
         ];
         v.extend(
             self.decode_errors

@@ -9,6 +9,7 @@ use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
@@ -49,6 +50,10 @@ enum Cmd {
         /// Offline reader: native or libpcap.
         #[arg(long, value_name = "KIND")]
         reader: Option<String>,
+        /// Rebuild the intel set from its paths every MS milliseconds while replaying and swap
+        /// it in (SIGHUP does the same at any time). Workers never wait for a reload.
+        #[arg(long, value_name = "MS")]
+        reload_intel_every: Option<u64>,
         /// Capture files, replayed in order as one stream of packets.
         #[arg(value_name = "CAPTURE", required = true)]
         captures: Vec<PathBuf>,
@@ -57,6 +62,24 @@ enum Cmd {
     CheckConfig {
         #[arg(value_name = "FILE")]
         file: PathBuf,
+    },
+    /// Intel feeds: check files before deploying them.
+    Intel {
+        #[command(subcommand)]
+        cmd: IntelCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum IntelCmd {
+    /// Load feed files and print, per file, the detected format, indicators by type and the
+    /// warnings with file:line (or object id). Exits non-zero on a file it cannot read at all.
+    Check {
+        /// One JSON object per file instead of text.
+        #[arg(long)]
+        json: bool,
+        #[arg(value_name = "PATH", required = true)]
+        paths: Vec<PathBuf>,
     },
 }
 
@@ -70,6 +93,7 @@ fn main() -> ExitCode {
             eve,
             workers,
             reader,
+            reload_intel_every,
             captures,
         } => (|| {
             let mut cfg = match &config {
@@ -92,8 +116,11 @@ fn main() -> ExitCode {
             if let Some(r) = reader {
                 cfg.reader = config::parse_reader(&r).map_err(|m| anyhow::anyhow!("--reader: {m}"))?;
             }
-            run_replay(&cfg, &captures)
+            run_replay(&cfg, &captures, reload_intel_every)
         })(),
+        Cmd::Intel {
+            cmd: IntelCmd::Check { json, paths },
+        } => intel_check(&paths, json),
         Cmd::CheckConfig { file } => config::load(&file).map_err(Into::into).map(|c| {
             println!("{}: ok", file.display());
             println!(
@@ -119,17 +146,73 @@ fn main() -> ExitCode {
     }
 }
 
-fn run_replay(cfg: &config::Config, captures: &[PathBuf]) -> anyhow::Result<()> {
+fn intel_check(paths: &[PathBuf], json: bool) -> anyhow::Result<()> {
+    let mut unreadable = 0;
+    for r in tapir_intel::check_paths(paths) {
+        match r {
+            Ok(c) if json => println!("{}", serde_json::to_string(&c)?),
+            Ok(c) => {
+                let counts = serde_json::to_value(&c.indicators)?;
+                let by_type: Vec<String> = counts
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                    .filter(|(_, n)| n.as_u64().is_some_and(|n| n > 0))
+                    .map(|(k, n)| format!("{k}={n}"))
+                    .collect();
+                println!(
+                    "{}: format={} {} warnings={}",
+                    c.file,
+                    serde_json::to_value(c.format)?.as_str().unwrap_or("?"),
+                    by_type.join(" "),
+                    c.warnings.len() + c.warnings_suppressed
+                );
+                for w in &c.warnings {
+                    println!("  {w}");
+                }
+            }
+            Err(e) => {
+                unreadable += 1;
+                eprintln!("tapir: error: {e}");
+            }
+        }
+    }
+    anyhow::ensure!(unreadable == 0, "{unreadable} file(s) could not be read");
+    Ok(())
+}
+
+fn run_replay(
+    cfg: &config::Config,
+    captures: &[PathBuf],
+    reload_every_ms: Option<u64>,
+) -> anyhow::Result<()> {
     let intel = if cfg.intel.is_empty() {
         IntelDb::empty()
     } else {
+        let started = std::time::Instant::now();
         let (db, report) = IntelDb::load_paths(&cfg.intel)?;
         for w in &report.warnings {
             eprintln!("tapir: warning: intel: {w}");
         }
-        eprintln!("tapir: intel: {} indicators loaded", db.len());
+        eprintln!(
+            "tapir: intel: {} indicators loaded in {:.2}s",
+            db.len(),
+            started.elapsed().as_secs_f64()
+        );
         db
     };
+    let intel = Arc::new(intel);
+    // Hot reload: a thread rebuilds the set off the packet path on SIGHUP or on a timer and
+    // swaps it in; a set that fails to build is refused and the old one stays.
+    let swap = Arc::new(arc_swap::ArcSwap::new(Arc::clone(&intel)));
+    let hup = Arc::new(AtomicBool::new(false));
+    let _ = signal_hook::flag::register(signal_hook::consts::SIGHUP, Arc::clone(&hup));
+    let done = Arc::new(AtomicBool::new(false));
+    let reloader = (!cfg.intel.is_empty()).then(|| {
+        let (swap, hup, done) = (Arc::clone(&swap), Arc::clone(&hup), Arc::clone(&done));
+        let paths = cfg.intel.clone();
+        std::thread::spawn(move || reload_loop(&paths, &swap, &hup, &done, reload_every_ms))
+    });
     let patterns = if cfg.patterns.is_empty() {
         None
     } else {
@@ -169,14 +252,18 @@ fn run_replay(cfg: &config::Config, captures: &[PathBuf]) -> anyhow::Result<()> 
         reader: cfg.reader,
         patterns,
         pattern_depth: cfg.pattern_depth,
+        intel_swap: reloader.is_some().then(|| Arc::clone(&swap)),
     };
-    let report = replay_with(
-        captures,
-        Arc::new(intel),
-        cfg.engine.clone(),
-        &opts,
-        &mut *out,
-    )?;
+    let report = replay_with(captures, intel, cfg.engine.clone(), &opts, &mut *out);
+    done.store(true, Ordering::Relaxed);
+    if let Some(h) = reloader {
+        if let Ok((ok, failed)) = h.join() {
+            if ok + failed > 0 {
+                eprintln!("tapir: intel: {ok} reloads, {failed} refused");
+            }
+        }
+    }
+    let report = report?;
     drop(out);
     for w in &report.warnings {
         eprintln!("tapir: warning: {w}");
@@ -198,6 +285,37 @@ fn max_rss_mib() -> Option<u64> {
     let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib / 1024)
+}
+
+/// Rebuilds the indicator set on SIGHUP or every `every_ms`, until `done`.
+fn reload_loop(
+    paths: &[PathBuf],
+    swap: &arc_swap::ArcSwap<IntelDb>,
+    hup: &AtomicBool,
+    done: &AtomicBool,
+    every_ms: Option<u64>,
+) -> (u64, u64) {
+    let (mut ok, mut failed) = (0u64, 0u64);
+    let mut last = std::time::Instant::now();
+    while !done.load(Ordering::Relaxed) {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        let due = every_ms.is_some_and(|ms| last.elapsed().as_millis() >= u128::from(ms));
+        if !(hup.swap(false, Ordering::Relaxed) || due) {
+            continue;
+        }
+        last = std::time::Instant::now();
+        match IntelDb::load_paths(paths) {
+            Ok((db, _)) => {
+                swap.store(Arc::new(db));
+                ok += 1;
+            }
+            Err(e) => {
+                failed += 1;
+                eprintln!("tapir: warning: intel reload refused, keeping the current set: {e}");
+            }
+        }
+    }
+    (ok, failed)
 }
 
 fn summary_line(r: &ReplayReport) -> String {

@@ -209,7 +209,14 @@ fn syn_flood_stays_under_the_flow_cap() {
     tapir_gen_demo::write_bench(&cap, &cfg).expect("generate flood");
     let conf = temp("flood.toml");
     std::fs::write(&conf, "workers = 2\n[flow]\nmax_flows = 4096\n").expect("config");
-    let o = tapir(&["replay", "--config", conf.to_str().expect("path"), "--eve", "/dev/null", cap.to_str().expect("path")]);
+    let o = tapir(&[
+        "replay",
+        "--config",
+        conf.to_str().expect("path"),
+        "--eve",
+        "/dev/null",
+        cap.to_str().expect("path"),
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let e = stderr(&o);
     let s = summary(&e);
@@ -224,8 +231,108 @@ fn syn_flood_stays_under_the_flow_cap() {
     assert!(forced >= 150_000 - 2 * 4096, "flows_forced={forced}\n{e}");
     // Measured 30-60 MiB (benches/README.md); the bound leaves room for allocator noise but
     // fails if flows were kept past the cap (150 000 flows take about 300 MiB).
-    let rss: u64 = s["max_rss"].trim_end_matches("MiB").parse().expect("max_rss");
+    let rss: u64 = s["max_rss"]
+        .trim_end_matches("MiB")
+        .parse()
+        .expect("max_rss");
     assert!(rss < 160, "peak RSS {rss} MiB with 2 x 4096 flows");
     let _ = std::fs::remove_file(cap);
     let _ = std::fs::remove_file(conf);
+}
+
+/// Reloading the indicator set every 10 ms during a replay (same indicators each time) loses
+/// no packet and changes no event: workers switch sets between batches and never wait.
+#[test]
+fn intel_reload_during_replay_changes_nothing() {
+    let cfg = tapir_gen_demo::bench::BenchConfig {
+        packets: 60_000,
+        flows: 300,
+        seed: 17,
+        plant: 12,
+        ..Default::default()
+    };
+    let cap = temp("reload.pcap");
+    let generated = tapir_gen_demo::write_bench(&cap, &cfg).expect("generate");
+    let dir = temp("reload-intel");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    for (kind, file) in [
+        ("domain", "domains.txt"),
+        ("ip", "ips.txt"),
+        ("ja3", "ja3.txt"),
+        ("ja4", "ja4.txt"),
+    ] {
+        let mut text = String::new();
+        for p in generated.planted.iter().filter(|p| p.kind == kind) {
+            text.push_str(&p.value);
+            text.push('\n');
+        }
+        std::fs::write(dir.join(file), text).expect("write list");
+    }
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "replay",
+            "--workers",
+            "2",
+            "--intel",
+            dir.to_str().expect("path"),
+        ];
+        args.extend_from_slice(extra);
+        args.push(cap.to_str().expect("path"));
+        let o = tapir(&args);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let mut lines: Vec<String> = String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .map(str::to_string)
+            .collect();
+        lines.sort();
+        (lines, stderr(&o))
+    };
+    let (plain, _) = run(&[]);
+    let (reloaded, e) = run(&["--reload-intel-every", "10"]);
+    let reloads: u64 = e
+        .lines()
+        .filter(|l| l.contains(" reloads,"))
+        .find_map(|l| {
+            l.strip_prefix("tapir: intel: ")
+                .and_then(|r| r.split(" reloads").next())
+        })
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0);
+    assert!(reloads > 0, "no reload happened during the replay:\n{e}");
+    let alerts = plain
+        .iter()
+        .filter(|l| l.contains("\"event_type\":\"alert\""))
+        .count();
+    assert!(alerts >= 12, "planted indicators must alert: {alerts}");
+    assert_eq!(summary(&e)["packets"], "60000");
+    assert_eq!(plain.len(), reloaded.len());
+    assert!(plain == reloaded, "events differ with reloads");
+    let _ = std::fs::remove_file(cap);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn intel_check_reports_formats_counts_and_unreadable_files() {
+    let dir = temp("check");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    std::fs::write(
+        dir.join("ips.txt"),
+        "192.0.2.1\n198.51.100.0/24\nnot-an-ip\n",
+    )
+    .expect("write");
+    let o = tapir(&[
+        "intel",
+        "check",
+        "--json",
+        dir.join("ips.txt").to_str().expect("path"),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("one json object");
+    assert_eq!(v["indicators"]["ip"], 1);
+    assert_eq!(v["indicators"]["cidr"], 1);
+    assert_eq!(v["warnings"], 1);
+    let o = tapir(&["intel", "check", "/nonexistent/feed.csv"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("/nonexistent/feed.csv"));
+    let _ = std::fs::remove_dir_all(dir);
 }
