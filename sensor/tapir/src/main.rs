@@ -152,7 +152,7 @@ fn intel_check(paths: &[PathBuf], json: bool) -> anyhow::Result<()> {
         match r {
             Ok(c) if json => println!("{}", serde_json::to_string(&c)?),
             Ok(c) => {
-                let counts = serde_json::to_value(&c.indicators)?;
+                let counts = serde_json::to_value(c.indicators)?;
                 let by_type: Vec<String> = counts
                     .as_object()
                     .into_iter()
