@@ -90,6 +90,33 @@ fn tls_inside_socks5_is_parsed_and_the_target_name_matched() {
         socks_alerts[0]["alert"]["context"]["indicator"]["matched_value"],
         "hidden-c2.example"
     );
+    // The request itself is a `socks` record with its fields as flowvars.
+    let socks: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["event_type"] == "socks")
+        .collect();
+    assert_eq!(socks.len(), 1);
+    let vars = &socks[0]["metadata"]["flowvars"];
+    let get = |k: &str| {
+        vars.as_array()
+            .and_then(|a| a.iter().find(|v| v["key"] == k))
+            .map(|v| v["value"].clone())
+    };
+    assert_eq!(get("socks.target"), Some(Value::from("hidden-c2.example")));
+    assert_eq!(get("socks.port"), Some(Value::from("443")));
+    assert_eq!(get("socks.version"), Some(Value::from("5")));
+    // Every record validates against Suricata's schema.
+    let schema_path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/eve-schema/schema.json");
+    if let Ok(text) = std::fs::read_to_string(schema_path) {
+        let schema: Value = serde_json::from_str(&text).expect("schema");
+        let v = jsonschema::validator_for(&schema).expect("compile");
+        for e in &events {
+            assert!(v.is_valid(e), "{e}");
+        }
+    } else {
+        println!("schema check skipped: ../shared/eve-schema not found");
+    }
 }
 
 #[test]

@@ -30,7 +30,7 @@ use tapir_intel::{Indicator, IntelDb};
 use tapir_proto::dns::DnsMessage;
 use tapir_proto::http::HttpMessage;
 use tapir_proto::quic::QuicEvent;
-use tapir_proto::socks::{SocksEvent, SocksTarget};
+use tapir_proto::socks::{SocksCommand, SocksEvent, SocksTarget, SocksVersion};
 use tapir_proto::ssh::SshEvent;
 use tapir_proto::tls::TlsMessage;
 
@@ -620,13 +620,26 @@ fn emit<B: serde::Serialize>(
     event_type: &'static str,
     body: &B,
 ) {
+    emit_as(sink, flow, dir, ctx, event_type, event_type, body);
+}
+
+/// Like [`emit`], with the body under `key` instead of the event type's own key.
+fn emit_as<B: serde::Serialize>(
+    sink: &mut Sink,
+    flow: &Flow,
+    dir: Dir,
+    ctx: PktCtx,
+    event_type: &'static str,
+    key: &str,
+    body: &B,
+) {
     sink.ts.clear();
     eve::format_timestamp(ctx.ts_us, &mut sink.ts);
     let proto = proto_name(flow.proto);
     let mut cid = [0u8; 32];
     let cid = community_id_text(&flow.community_id, &mut cid);
     let h = header(flow, dir, event_type, &sink.ts, ctx.pcap_cnt, &proto, cid);
-    write_record(&mut sink.out, &h, event_type, body);
+    write_record(&mut sink.out, &h, key, body);
     sink.stats.event(event_type);
 }
 
@@ -883,19 +896,89 @@ fn handle_msg(sink: &mut Sink, intel: &IntelDb, flow: &mut Flow, m: &AppMsg, ctx
             }
         }
         AppMsg::Socks(dir, ev) => match ev {
-            SocksEvent::Request { target, .. } => match target {
-                SocksTarget::Domain(name) => {
-                    match_domain(sink, intel, flow, *dir, ctx, name, MatchField::SocksTarget);
+            SocksEvent::Request {
+                version,
+                command,
+                target,
+                port,
+                ..
+            } => {
+                log_socks(sink, flow, *dir, ctx, *version, *command, target, *port);
+                match target {
+                    SocksTarget::Domain(name) => {
+                        match_domain(sink, intel, flow, *dir, ctx, name, MatchField::SocksTarget);
+                    }
+                    SocksTarget::Ipv4(a) => socks_ip(sink, intel, flow, *dir, ctx, IpAddr::V4(*a)),
+                    SocksTarget::Ipv6(a) => socks_ip(sink, intel, flow, *dir, ctx, IpAddr::V6(*a)),
                 }
-                SocksTarget::Ipv4(a) => socks_ip(sink, intel, flow, *dir, ctx, IpAddr::V4(*a)),
-                SocksTarget::Ipv6(a) => socks_ip(sink, intel, flow, *dir, ctx, IpAddr::V6(*a)),
-            },
+            }
             // Granted: what follows is the tunnelled protocol (TLS, HTTP...).
             SocksEvent::Reply { granted: true, .. } => return true,
             _ => {}
         },
     }
     false
+}
+
+/// The SOCKS request as a `socks` record. EVE has no `socks` object, so the fields travel as
+/// Suricata's `metadata.flowvars` key/value pairs, which the schema and SIEM parsers accept.
+#[allow(clippy::too_many_arguments)] // Fields of one request, passed as parsed.
+fn log_socks(
+    sink: &mut Sink,
+    flow: &Flow,
+    dir: Dir,
+    ctx: PktCtx,
+    version: SocksVersion,
+    command: SocksCommand,
+    target: &SocksTarget,
+    port: u16,
+) {
+    #[derive(serde::Serialize)]
+    struct Var {
+        key: &'static str,
+        value: String,
+    }
+    #[derive(serde::Serialize)]
+    struct Meta {
+        flowvars: [Var; 4],
+    }
+    let version = match version {
+        SocksVersion::V4 => "4",
+        SocksVersion::V4a => "4a",
+        SocksVersion::V5 => "5",
+    };
+    let command = match command {
+        SocksCommand::Connect => "connect".to_string(),
+        SocksCommand::Bind => "bind".to_string(),
+        SocksCommand::UdpAssociate => "udp_associate".to_string(),
+        SocksCommand::Other(n) => n.to_string(),
+    };
+    let target = match target {
+        SocksTarget::Domain(d) => d.clone(),
+        SocksTarget::Ipv4(a) => a.to_string(),
+        SocksTarget::Ipv6(a) => a.to_string(),
+    };
+    let meta = Meta {
+        flowvars: [
+            Var {
+                key: "socks.version",
+                value: version.to_string(),
+            },
+            Var {
+                key: "socks.command",
+                value: command,
+            },
+            Var {
+                key: "socks.target",
+                value: target,
+            },
+            Var {
+                key: "socks.port",
+                value: port.to_string(),
+            },
+        ],
+    };
+    emit_as(sink, flow, dir, ctx, "socks", "metadata", &meta);
 }
 
 fn socks_ip(sink: &mut Sink, intel: &IntelDb, flow: &mut Flow, dir: Dir, ctx: PktCtx, ip: IpAddr) {
