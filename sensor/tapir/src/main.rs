@@ -268,7 +268,6 @@ fn run_replay(
     for w in &report.warnings {
         eprintln!("tapir: warning: {w}");
     }
-    eprintln!("{}", summary_line(&report));
     let counters: Vec<String> = report
         .stats
         .counters()
@@ -276,6 +275,8 @@ fn run_replay(
         .map(|(k, v)| format!("{k}={v}"))
         .collect();
     eprintln!("tapir: counters: {}", counters.join(" "));
+    // The summary is the last line of every run.
+    eprintln!("{}", summary_line(&report));
     Ok(())
 }
 
