@@ -13,6 +13,7 @@
 pub mod dns;
 pub mod http;
 pub mod quic;
+mod reader;
 pub mod socks;
 pub mod ssh;
 pub mod tls;

@@ -333,28 +333,10 @@ pub fn initial_keys(version: u32, dcid: &[u8], client: bool) -> Option<InitialKe
 // ---------------------------------------------------------------------------------------------
 
 /// Bounds-checked reader.
-struct Rd<'a>(&'a [u8]);
+use crate::reader::Reader as Rd;
 
-impl<'a> Rd<'a> {
-    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
-        if n > self.0.len() {
-            return None;
-        }
-        let (a, b) = self.0.split_at(n);
-        self.0 = b;
-        Some(a)
-    }
-    fn u8(&mut self) -> Option<u8> {
-        self.take(1).and_then(|b| b.first().copied())
-    }
-    fn u16(&mut self) -> Option<u16> {
-        let b = self.take(2)?;
-        Some(u16::from_be_bytes([*b.first()?, *b.get(1)?]))
-    }
-    fn u32(&mut self) -> Option<u32> {
-        let b: [u8; 4] = self.take(4)?.try_into().ok()?;
-        Some(u32::from_be_bytes(b))
-    }
+/// QUIC's variable-length integers on top of the shared cursor.
+impl Rd<'_> {
     /// RFC 9000 §16 variable-length integer.
     fn varint(&mut self) -> Option<u64> {
         let first = self.u8()?;
@@ -367,20 +349,6 @@ impl<'a> Rd<'a> {
     }
     fn varint_usize(&mut self) -> Option<usize> {
         usize::try_from(self.varint()?).ok()
-    }
-    fn vec8(&mut self) -> Option<&'a [u8]> {
-        let n = self.u8()?;
-        self.take(usize::from(n))
-    }
-    fn vec16(&mut self) -> Option<&'a [u8]> {
-        let n = self.u16()?;
-        self.take(usize::from(n))
-    }
-    fn len(&self) -> usize {
-        self.0.len()
-    }
-    fn is_empty(&self) -> bool {
-        self.0.is_empty()
     }
 }
 

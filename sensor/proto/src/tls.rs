@@ -530,37 +530,7 @@ fn process_handshake(ty: u8, body: &[u8], out: &mut Vec<TlsMessage>) -> Result<(
 // Hellos
 // ---------------------------------------------------------------------------------------------
 
-/// Bounds-checked big-endian reader over a byte slice.
-struct Reader<'a>(&'a [u8]);
-
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
-        if n > self.0.len() {
-            return None;
-        }
-        let (a, b) = self.0.split_at(n);
-        self.0 = b;
-        Some(a)
-    }
-    fn u8(&mut self) -> Option<u8> {
-        self.take(1).and_then(|b| b.first().copied())
-    }
-    fn u16(&mut self) -> Option<u16> {
-        let b = self.take(2)?;
-        Some(u16::from_be_bytes([*b.first()?, *b.get(1)?]))
-    }
-    fn vec8(&mut self) -> Option<&'a [u8]> {
-        let n = self.u8()?;
-        self.take(usize::from(n))
-    }
-    fn vec16(&mut self) -> Option<&'a [u8]> {
-        let n = self.u16()?;
-        self.take(usize::from(n))
-    }
-    fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
+use crate::reader::Reader;
 
 fn u16_list(b: &[u8]) -> Vec<u16> {
     b.chunks_exact(2)
