@@ -1,2 +1,5 @@
 #![no_main]
-libfuzzer_sys::fuzz_target!(|data: &[u8]| tapir_intel::fuzzing::fuzz_feed(tapir_intel::FeedFormat::ThreatfoxJson, data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| tapir_intel::fuzzing::fuzz_feed(
+    tapir_intel::FeedFormat::ThreatfoxJson,
+    data
+));

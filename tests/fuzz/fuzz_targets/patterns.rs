@@ -14,7 +14,11 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(rest) else {
         return;
     };
-    let kind = if sel & 1 == 0 { FileKind::Plain } else { FileKind::Rules };
+    let kind = if sel & 1 == 0 {
+        FileKind::Plain
+    } else {
+        FileKind::Rules
+    };
     let (defs, errors) = parse_text(kind, "fuzz", text);
     assert!(defs.len() + errors.len() <= text.lines().count());
     for d in &defs {
