@@ -346,8 +346,12 @@ impl NativeReader {
                 Ok(None)
             }
             1 => {
+                // Fixed part: link type, reserved, snaplen (8 bytes); never read past the block.
+                if body.len() < 8 {
+                    return Err("short interface block".into());
+                }
                 let link = u16_at(buf, body.start, be).ok_or("short interface block")?;
-                let units = if_tsresol(&buf[body.start + 8..body.end], be);
+                let units = if_tsresol(buf.get(body.start + 8..body.end).unwrap_or_default(), be);
                 if let Format::PcapNg { ifaces, .. } = &mut self.format {
                     if ifaces.len() >= MAX_INTERFACES {
                         return Err(format!("more than {MAX_INTERFACES} interfaces"));
@@ -362,6 +366,10 @@ impl NativeReader {
             // Enhanced Packet Block; obsolete Packet Block (2) has a 2-byte drops field instead
             // of the 4-byte interface id, same offsets otherwise.
             6 | 2 => {
+                // Fixed part: interface, timestamp, captured and original lengths (20 bytes).
+                if body.len() < 20 {
+                    return Err("short packet block".into());
+                }
                 let (iface_id, ts_hi, ts_lo, caplen, wire_len) = if block_type == 6 {
                     (
                         u32_at(buf, body.start, be),
@@ -402,6 +410,9 @@ impl NativeReader {
             }
             // Simple Packet Block: interface 0, no timestamp; captured length is what fits.
             3 => {
+                if body.len() < 4 {
+                    return Err("short simple packet block".into());
+                }
                 let wire_len = u32_at(buf, body.start, be).ok_or("short simple packet block")?;
                 let Format::PcapNg { ifaces, .. } = &self.format else {
                     return Ok(None);
@@ -411,7 +422,7 @@ impl NativeReader {
                     .copied()
                     .ok_or("simple packet block before any interface")?;
                 let data_start = body.start + 4;
-                let caplen = (wire_len as usize).min(body.end - data_start);
+                let caplen = (wire_len as usize).min(body.end.saturating_sub(data_start));
                 Ok(Some((data_start, caplen, iface.link, 0, wire_len)))
             }
             _ => Ok(None),
@@ -452,4 +463,122 @@ fn to_micros(ts: u64, units_per_sec: u64) -> u64 {
     let micros = u128::from(frac) * 1_000_000 / u128::from(units_per_sec);
     secs.saturating_mul(1_000_000)
         .saturating_add(u64::try_from(micros).unwrap_or(0))
+}
+
+/// Fuzz entry: reads `data` as a capture file through [`NativeReader`] and checks that the
+/// reader stays inside its input: no packet longer than [`MAX_BLOCK`] or than the input, the
+/// captured bytes of all packets together no more than the input, at most one record per 12
+/// input bytes (the smallest pcapng block; a pcap record header is 16), `records()` counting
+/// what was handed out, an error naming that count, and only `Ok(None)` after the end or an
+/// error.
+///
+/// The reader reads a [`File`], so the bytes go to a per-thread scratch file first (under
+/// `/dev/shm` when it exists, else [`std::env::temp_dir`]), removed again afterwards.
+///
+/// # Panics
+/// On a broken invariant (the bug the fuzzer looks for), or if the scratch file cannot be
+/// written (a broken fuzzing host, not a finding).
+pub fn fuzz_reader(data: &[u8]) {
+    let shm = Path::new("/dev/shm");
+    let dir = if shm.is_dir() {
+        shm.to_path_buf()
+    } else {
+        std::env::temp_dir()
+    };
+    let path = dir.join(format!(
+        "tapir-fuzz-reader-{}-{:?}.cap",
+        std::process::id(),
+        std::thread::current().id()
+    ));
+    if let Err(e) = std::fs::write(&path, data) {
+        panic!("fuzz_reader: cannot write {}: {e}", path.display());
+    }
+    fuzz_reader_file(&path, data.len());
+    let _ = std::fs::remove_file(&path);
+}
+
+fn fuzz_reader_file(path: &Path, input_len: usize) {
+    let Ok(mut r) = NativeReader::open(path) else {
+        return;
+    };
+    let mut count: u64 = 0;
+    let mut bytes: usize = 0;
+    let max_records = u64::try_from(input_len / 12 + 1).unwrap_or(u64::MAX);
+    loop {
+        match r.next_packet() {
+            Ok(Some(p)) => {
+                let n = p.packet.data.len();
+                assert!(n <= MAX_BLOCK, "packet of {n} bytes over MAX_BLOCK");
+                bytes = bytes.saturating_add(n);
+                assert!(bytes <= input_len, "more packet bytes than input bytes");
+                count += 1;
+                assert!(count <= max_records, "more records than the input can hold");
+                assert_eq!(r.records(), count);
+            }
+            Ok(None) => break,
+            Err(CaptureError::Truncated { records, .. } | CaptureError::Read { records, .. }) => {
+                assert_eq!(records, count, "error names the wrong record count");
+                break;
+            }
+            Err(CaptureError::Open { .. }) => panic!("open error while reading"),
+        }
+    }
+    assert_eq!(r.records(), count);
+    assert!(
+        matches!(r.next_packet(), Ok(None)),
+        "a packet or an error after the end"
+    );
+}
+
+#[cfg(test)]
+mod fuzz_tests {
+    use super::fuzz_reader;
+
+    /// pcapng Section Header Block, little-endian, version 1.0, unknown section length
+    /// (draft-ietf-opsawg-pcapng §4.1).
+    fn shb() -> Vec<u8> {
+        let mut v = Vec::new();
+        v.extend_from_slice(&0x0a0d_0d0au32.to_le_bytes());
+        v.extend_from_slice(&28u32.to_le_bytes());
+        v.extend_from_slice(&0x1a2b_3c4du32.to_le_bytes());
+        v.extend_from_slice(&1u16.to_le_bytes());
+        v.extend_from_slice(&0u16.to_le_bytes());
+        v.extend_from_slice(&(-1i64).to_le_bytes());
+        v.extend_from_slice(&28u32.to_le_bytes());
+        v
+    }
+
+    /// A block of `block_type` with no body: only the type and the two 12-byte total lengths.
+    fn empty_block(block_type: u32) -> Vec<u8> {
+        let mut v = Vec::new();
+        v.extend_from_slice(&block_type.to_le_bytes());
+        v.extend_from_slice(&12u32.to_le_bytes());
+        v.extend_from_slice(&12u32.to_le_bytes());
+        v
+    }
+
+    /// Interface Description Block (§4.2) for Ethernet, no options.
+    fn idb() -> Vec<u8> {
+        let mut v = Vec::new();
+        v.extend_from_slice(&1u32.to_le_bytes());
+        v.extend_from_slice(&20u32.to_le_bytes());
+        v.extend_from_slice(&1u16.to_le_bytes());
+        v.extend_from_slice(&0u16.to_le_bytes());
+        v.extend_from_slice(&0u32.to_le_bytes());
+        v.extend_from_slice(&20u32.to_le_bytes());
+        v
+    }
+
+    #[test]
+    fn body_less_blocks() {
+        for block_type in [1u32, 2, 3, 6] {
+            let mut f = shb();
+            f.extend(idb());
+            f.extend(empty_block(block_type));
+            f.extend([0xffu8; 32]);
+            for end in 0..=f.len() {
+                fuzz_reader(f.get(..end).unwrap_or_default());
+            }
+        }
+    }
 }
