@@ -20,7 +20,7 @@ fn alerts(capture: &Path, file: &str, lines: &str) -> Vec<Value> {
     let dir = std::env::temp_dir().join(format!("tapir-types-{}-{file}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("mkdir");
     std::fs::write(dir.join(file), lines).expect("write");
-    let (db, report) = IntelDb::load_paths(&[dir.clone()]).expect("load");
+    let (db, report) = IntelDb::load_paths(std::slice::from_ref(&dir)).expect("load");
     assert!(report.warnings.is_empty(), "{report}");
     assert!(!db.is_empty());
     let mut out = Vec::new();
