@@ -59,6 +59,15 @@ pub(crate) fn alert(
         sink.stats.intel_expired_hits += 1;
         return;
     }
+    sink.stats.add_sighting(
+        ind.ty,
+        &ind.value,
+        crate::stats::Sighting {
+            hits: 1,
+            first: now,
+            last: now,
+        },
+    );
     flow.alerted.push(ind.id);
     sink.stats.alerts += 1;
     let body = AlertBody::intel(ind, field, matched);

@@ -3,6 +3,19 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use tapir_intel::IndicatorType;
+
+/// Most distinct indicators one engine keeps sightings for; more are counted, not kept.
+pub const MAX_SIGHTINGS: usize = 65_536;
+
+/// Hits on one indicator: how many flows alerted on it, first and last packet time (s).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sighting {
+    pub hits: u64,
+    pub first: i64,
+    pub last: i64,
+}
+
 /// What the engine counted.
 #[derive(Debug, Default, Clone)]
 pub struct Stats {
@@ -37,12 +50,28 @@ pub struct Stats {
     pub quic_errors: BTreeMap<&'static str, u64>,
     /// Indicator hits dropped because the indicator had expired at packet time.
     pub intel_expired_hits: u64,
+    /// Sightings by indicator (type, value): kept by value, not id, so they survive reloads.
+    pub sightings: BTreeMap<(IndicatorType, String), Sighting>,
+    pub sightings_dropped: u64,
 }
 
 impl Stats {
     pub fn decode_error(&mut self, reason: &'static str) {
         *self.decode_errors.entry(reason).or_insert(0) += 1;
     }
+    /// Adds hits on an indicator (bounded by [`MAX_SIGHTINGS`] distinct indicators).
+    pub fn add_sighting(&mut self, ty: IndicatorType, value: &str, s: Sighting) {
+        if let Some(e) = self.sightings.get_mut(&(ty, value.to_string())) {
+            e.hits += s.hits;
+            e.first = e.first.min(s.first);
+            e.last = e.last.max(s.last);
+        } else if self.sightings.len() < MAX_SIGHTINGS {
+            self.sightings.insert((ty, value.to_string()), s);
+        } else {
+            self.sightings_dropped += s.hits;
+        }
+    }
+
     pub fn decode_error_total(&self) -> u64 {
         self.decode_errors.values().sum()
     }
@@ -86,6 +115,10 @@ impl Stats {
         self.pattern_bytes_past_depth += o.pattern_bytes_past_depth;
         self.pattern_scan_errors += o.pattern_scan_errors;
         self.intel_expired_hits += o.intel_expired_hits;
+        for (k, v) in &o.sightings {
+            self.add_sighting(k.0, &k.1, *v);
+        }
+        self.sightings_dropped += o.sightings_dropped;
         for (k, v) in &o.quic_errors {
             *self.quic_errors.entry(k).or_insert(0) += v;
         }
@@ -120,6 +153,7 @@ impl Stats {
             ),
             ("pattern_scan_errors".into(), self.pattern_scan_errors),
             ("intel_expired_hits".into(), self.intel_expired_hits),
+            ("sightings_dropped".into(), self.sightings_dropped),
         ];
         v.extend(
             self.decode_errors

@@ -54,6 +54,11 @@ enum Cmd {
         /// it in (SIGHUP does the same at any time). Workers never wait for a reload.
         #[arg(long, value_name = "MS")]
         reload_intel_every: Option<u64>,
+        /// Write what fired back for the intel platform: PREFIX.stix.json (STIX 2.1 sighting
+        /// objects referencing the indicators) and PREFIX.misp.json (MISP sightings), and print
+        /// the top hits and per-feed counts.
+        #[arg(long, value_name = "PREFIX")]
+        sightings: Option<PathBuf>,
         /// Capture files, replayed in order as one stream of packets.
         #[arg(value_name = "CAPTURE", required = true)]
         captures: Vec<PathBuf>,
@@ -94,6 +99,7 @@ fn main() -> ExitCode {
             workers,
             reader,
             reload_intel_every,
+            sightings,
             captures,
         } => (|| {
             let mut cfg = match &config {
@@ -116,7 +122,7 @@ fn main() -> ExitCode {
             if let Some(r) = reader {
                 cfg.reader = config::parse_reader(&r).map_err(|m| anyhow::anyhow!("--reader: {m}"))?;
             }
-            run_replay(&cfg, &captures, reload_intel_every)
+            run_replay(&cfg, &captures, reload_intel_every, sightings.as_deref())
         })(),
         Cmd::Intel {
             cmd: IntelCmd::Check { json, paths },
@@ -185,6 +191,7 @@ fn run_replay(
     cfg: &config::Config,
     captures: &[PathBuf],
     reload_every_ms: Option<u64>,
+    sightings: Option<&std::path::Path>,
 ) -> anyhow::Result<()> {
     let intel = if cfg.intel.is_empty() {
         IntelDb::empty()
@@ -265,6 +272,9 @@ fn run_replay(
     }
     let report = report?;
     drop(out);
+    if let Some(prefix) = sightings {
+        write_sightings(prefix, &swap.load_full(), &report.stats)?;
+    }
     for w in &report.warnings {
         eprintln!("tapir: warning: {w}");
     }
@@ -286,6 +296,52 @@ fn max_rss_mib() -> Option<u64> {
     let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib / 1024)
+}
+
+/// Writes the run's sightings against the indicator set in use at the end (hits are kept by
+/// indicator value, so they survive reloads), and prints the top hits and per-feed counts.
+fn write_sightings(
+    prefix: &std::path::Path,
+    db: &IntelDb,
+    stats: &tapir_engine::Stats,
+) -> anyhow::Result<()> {
+    let s = tapir_intel::Sightings::new(db);
+    for ((ty, value), sg) in &stats.sightings {
+        if let Some(ind) = db.find(*ty, value) {
+            s.record(ind.id, sg.first);
+            for _ in 1..sg.hits {
+                s.record(ind.id, sg.last);
+            }
+        }
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+    let with_ext = |ext: &str| {
+        let mut p = prefix.as_os_str().to_owned();
+        p.push(ext);
+        PathBuf::from(p)
+    };
+    let mut stix = Vec::new();
+    let n = s.write_stix(db, &mut stix, now)?;
+    let stix_path = with_ext(".stix.json");
+    tapir_intel::write_atomic(&stix_path, &stix)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", stix_path.display()))?;
+    let mut misp = Vec::new();
+    s.write_misp(db, &mut misp, "tapir")?;
+    let misp_path = with_ext(".misp.json");
+    tapir_intel::write_atomic(&misp_path, &misp)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", misp_path.display()))?;
+    eprintln!(
+        "tapir: sightings: {n} indicators sighted, written to {} and {}",
+        stix_path.display(),
+        misp_path.display()
+    );
+    eprintln!(
+        "tapir: intel stats: {}",
+        serde_json::to_string(&db.stats(&s, now, 10))?
+    );
+    Ok(())
 }
 
 /// Rebuilds the indicator set on SIGHUP or every `every_ms`, until `done`.

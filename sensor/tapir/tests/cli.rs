@@ -336,3 +336,57 @@ fn intel_check_reports_formats_counts_and_unreadable_files() {
     assert!(stderr(&o).contains("/nonexistent/feed.csv"));
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// What fired goes back to the intel platform: STIX 2.1 sightings referencing the indicators,
+/// MISP sightings by value, and the top hits on stderr.
+#[test]
+fn sightings_are_written_for_every_indicator_that_fired() {
+    let demo = write_demo("sightings");
+    let prefix = temp("sightings");
+    let intel = repo().join("rules/intel");
+    let o = tapir(&[
+        "replay",
+        "--intel",
+        intel.to_str().expect("path"),
+        "--sightings",
+        prefix.to_str().expect("path"),
+        "--eve",
+        "/dev/null",
+        demo.to_str().expect("path"),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let read = |ext: &str| -> serde_json::Value {
+        let p = format!("{}{ext}", prefix.display());
+        let v = serde_json::from_str(&std::fs::read_to_string(&p).expect("sightings file"))
+            .expect("json");
+        let _ = std::fs::remove_file(&p);
+        v
+    };
+    let stix = read(".stix.json");
+    let misp = read(".misp.json");
+    assert_eq!(stix["type"], "bundle");
+    let sightings: Vec<&serde_json::Value> = stix["objects"]
+        .as_array()
+        .expect("objects")
+        .iter()
+        .filter(|o| o["type"] == "sighting")
+        .collect();
+    // The demo fires on all 7 demo indicators (see demo_replay_prints_events_alerts_and_a_summary).
+    assert_eq!(sightings.len(), 7, "{stix}");
+    assert!(sightings.iter().all(|s| s["sighting_of_ref"]
+        .as_str()
+        .is_some_and(|r| r.starts_with("indicator--"))));
+    let values: Vec<&str> = misp
+        .as_array()
+        .expect("array")
+        .iter()
+        .filter_map(|e| e["value"].as_str())
+        .collect();
+    assert!(values.contains(&"c2.badcdn.example"), "{values:?}");
+    assert!(values.contains(&"evil-updates.test"), "{values:?}");
+    assert!(
+        stderr(&o).contains("tapir: intel stats: "),
+        "{}",
+        stderr(&o)
+    );
+}
