@@ -74,6 +74,12 @@ pub struct RawOutput {
 pub struct RawIntel {
     #[serde(default)]
     pub paths: Vec<PathBuf>,
+    /// Configured feeds (`[[intel.feeds]]`): local files or URLs, with format, refresh,
+    /// defaults and expiry (see tapir_intel::FeedConfig).
+    #[serde(default)]
+    pub feeds: Vec<tapir_intel::FeedConfig>,
+    /// Where fetched copies of URL feeds are kept (last good copy, ETag).
+    pub cache_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -119,6 +125,8 @@ pub struct Config {
     pub reader: ReaderKind,
     pub eve: String,
     pub intel: Vec<PathBuf>,
+    pub feeds: Vec<tapir_intel::FeedConfig>,
+    pub feed_cache: Option<PathBuf>,
     pub patterns: Vec<PathBuf>,
     pub pattern_depth: u64,
     pub pattern_cache: Option<PathBuf>,
@@ -132,6 +140,8 @@ impl Default for Config {
             reader: ReaderKind::Native,
             eve: "-".into(),
             intel: Vec::new(),
+            feeds: Vec::new(),
+            feed_cache: None,
             patterns: Vec::new(),
             pattern_depth: tapir_patterns::DEFAULT_STREAM_DEPTH,
             pattern_cache: None,
@@ -315,6 +325,18 @@ impl RawConfig {
             c.eve = e;
         }
         c.intel = self.intel.paths;
+        for (i, f) in self.intel.feeds.iter().enumerate() {
+            f.validate()
+                .map_err(|e| (format!("intel.feeds[{i}] ({})", f.name), e.to_string()))?;
+        }
+        if self.intel.feeds.iter().any(|f| f.url.is_some()) && self.intel.cache_dir.is_none() {
+            return Err((
+                "intel.cache_dir".into(),
+                "required when a feed has a url (fetched copies are kept there)".into(),
+            ));
+        }
+        c.feeds = self.intel.feeds;
+        c.feed_cache = self.intel.cache_dir;
         c.patterns = self.patterns.paths;
         c.pattern_cache = self.patterns.cache_dir;
         if let Some(v) = size(

@@ -193,14 +193,12 @@ fn run_replay(
     reload_every_ms: Option<u64>,
     sightings: Option<&std::path::Path>,
 ) -> anyhow::Result<()> {
-    let intel = if cfg.intel.is_empty() {
+    let mut source = IntelSource::new(cfg)?;
+    let intel = if source.is_empty() {
         IntelDb::empty()
     } else {
         let started = std::time::Instant::now();
-        let (db, report) = IntelDb::load_paths(&cfg.intel)?;
-        for w in &report.warnings {
-            eprintln!("tapir: warning: intel: {w}");
-        }
+        let db = source.build(true).map_err(|e| anyhow::anyhow!(e))?;
         eprintln!(
             "tapir: intel: {} indicators loaded in {:.2}s",
             db.len(),
@@ -215,10 +213,10 @@ fn run_replay(
     let hup = Arc::new(AtomicBool::new(false));
     let _ = signal_hook::flag::register(signal_hook::consts::SIGHUP, Arc::clone(&hup));
     let done = Arc::new(AtomicBool::new(false));
-    let reloader = (!cfg.intel.is_empty()).then(|| {
+    let reloader = (!source.is_empty()).then(|| {
         let (swap, hup, done) = (Arc::clone(&swap), Arc::clone(&hup), Arc::clone(&done));
-        let paths = cfg.intel.clone();
-        std::thread::spawn(move || reload_loop(&paths, &swap, &hup, &done, reload_every_ms))
+        let every = reload_every_ms.or(source.refresh_ms());
+        std::thread::spawn(move || reload_loop(&mut source, &swap, &hup, &done, every))
     });
     let patterns = if cfg.patterns.is_empty() {
         None
@@ -344,9 +342,116 @@ fn write_sightings(
     Ok(())
 }
 
+/// Where the indicator set comes from: list paths, or configured feeds (local and URL; URL
+/// feeds are fetched into the cache directory with conditional requests before each build).
+struct IntelSource {
+    paths: Vec<PathBuf>,
+    feeds: Vec<tapir_intel::FeedConfig>,
+    cache: PathBuf,
+    fetcher: Option<tapir_intel::Fetcher>,
+}
+
+impl IntelSource {
+    fn new(cfg: &config::Config) -> anyhow::Result<Self> {
+        let mut feeds = cfg.feeds.clone();
+        if !feeds.is_empty() {
+            // Plain list paths join the configured feeds as local feeds.
+            for p in &cfg.intel {
+                let name: String = p
+                    .file_name()
+                    .map(|n| {
+                        n.to_string_lossy()
+                            .chars()
+                            .map(|c| {
+                                if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                                    c
+                                } else {
+                                    '_'
+                                }
+                            })
+                            .take(64)
+                            .collect()
+                    })
+                    .unwrap_or_else(|| "paths".into());
+                feeds.push(tapir_intel::FeedConfig::local(
+                    &name,
+                    p,
+                    tapir_intel::FeedFormat::Auto,
+                ));
+            }
+        }
+        let cache = cfg.feed_cache.clone().unwrap_or_else(std::env::temp_dir);
+        let fetcher = if feeds.iter().any(|f| f.url.is_some()) {
+            Some(
+                tapir_intel::Fetcher::new(&cache)
+                    .map_err(|e| anyhow::anyhow!("intel.cache_dir {}: {e}", cache.display()))?,
+            )
+        } else {
+            None
+        };
+        Ok(IntelSource {
+            paths: cfg.intel.clone(),
+            feeds,
+            cache,
+            fetcher,
+        })
+    }
+
+    fn is_empty(&self) -> bool {
+        self.paths.is_empty() && self.feeds.is_empty()
+    }
+
+    /// The shortest refresh interval of the URL feeds, in ms.
+    fn refresh_ms(&self) -> Option<u64> {
+        self.feeds
+            .iter()
+            .filter(|f| f.url.is_some())
+            .filter_map(|f| f.refresh)
+            .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+            .min()
+    }
+
+    /// Builds a new set. `first`: report every warning, and accept feeds that failed (they are
+    /// reported); on a reload a failed feed refuses the whole set, so the old one stays.
+    fn build(&mut self, first: bool) -> Result<IntelDb, String> {
+        if self.feeds.is_empty() {
+            let (db, report) = IntelDb::load_paths(&self.paths).map_err(|e| e.to_string())?;
+            if first {
+                for w in &report.warnings {
+                    eprintln!("tapir: warning: intel: {w}");
+                }
+            }
+            return Ok(db);
+        }
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+        if let Some(f) = self.fetcher.as_mut() {
+            for feed in self.feeds.iter().filter(|f| f.url.is_some()) {
+                if let tapir_intel::FetchOutcome::Failed { .. } = f.fetch_if_due(feed, now) {
+                    eprintln!("tapir: warning: intel: feed {}: fetch failed, using the last good copy if any", feed.name);
+                }
+            }
+        }
+        let (db, report) = tapir_intel::load_feeds(&self.feeds, &self.cache);
+        if first {
+            for w in &report.warnings {
+                eprintln!("tapir: warning: intel: {w}");
+            }
+        }
+        for (name, why) in &report.failed_feeds {
+            eprintln!("tapir: warning: intel: feed {name} not loaded: {why}");
+        }
+        if !first && !report.failed_feeds.is_empty() {
+            return Err(format!("{} feed(s) failed", report.failed_feeds.len()));
+        }
+        Ok(db)
+    }
+}
+
 /// Rebuilds the indicator set on SIGHUP or every `every_ms`, until `done`.
 fn reload_loop(
-    paths: &[PathBuf],
+    source: &mut IntelSource,
     swap: &arc_swap::ArcSwap<IntelDb>,
     hup: &AtomicBool,
     done: &AtomicBool,
@@ -361,8 +466,8 @@ fn reload_loop(
             continue;
         }
         last = std::time::Instant::now();
-        match IntelDb::load_paths(paths) {
-            Ok((db, _)) => {
+        match source.build(false) {
+            Ok(db) => {
                 swap.store(Arc::new(db));
                 ok += 1;
             }

@@ -390,3 +390,82 @@ fn sightings_are_written_for_every_indicator_that_fired() {
         stderr(&o)
     );
 }
+
+/// `[[intel.feeds]]`: a local Zeek intel file and a URL feed fetched from a loopback server into
+/// the cache directory, both matched on the demo capture.
+#[test]
+fn configured_feeds_local_and_url_are_loaded_and_matched() {
+    use std::io::{Read, Write};
+    let dir = temp("feeds");
+    std::fs::create_dir_all(dir.join("cache")).expect("mkdir");
+    std::fs::write(
+        dir.join("c2.intel"),
+        "#fields\tindicator\tindicator_type\tmeta.source\nc2.badcdn.example\tIntel::DOMAIN\ttest-zeek\n",
+    )
+    .expect("write zeek");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+    let port = listener.local_addr().expect("addr").port();
+    let server = std::thread::spawn(move || {
+        // Serve the list to every request until the test is done (at most a few).
+        for stream in listener.incoming().take(4) {
+            let Ok(mut s) = stream else { continue };
+            let mut buf = [0u8; 2048];
+            let n = s.read(&mut buf).unwrap_or(0);
+            if n == 0 {
+                break;
+            }
+            let body = "# remote list\nevil-updates.test\n";
+            let _ = write!(
+                s,
+                "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nETag: \"v1\"\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    let conf = dir.join("tapir.toml");
+    std::fs::write(
+        &conf,
+        format!(
+            "[intel]\ncache_dir = \"{cache}\"\n\n[[intel.feeds]]\nname = \"zeek-local\"\npath = \"{zeek}\"\nformat = \"zeek-intel\"\n\n\
+             [[intel.feeds]]\nname = \"domains-remote\"\nurl = \"http://127.0.0.1:{port}/domains.txt\"\nformat = \"plain\"\nrefresh = \"1h\"\n",
+            cache = dir.join("cache").display(),
+            zeek = dir.join("c2.intel").display(),
+        ),
+    )
+    .expect("config");
+    let check = tapir(&["check-config", conf.to_str().expect("path")]);
+    assert!(check.status.success(), "{}", stderr(&check));
+    let demo = write_demo("feeds");
+    let o = tapir(&[
+        "replay",
+        "--config",
+        conf.to_str().expect("path"),
+        demo.to_str().expect("path"),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let alerts: Vec<serde_json::Value> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|e| e["event_type"] == "alert")
+        .collect();
+    let values: std::collections::BTreeSet<String> = alerts
+        .iter()
+        .filter_map(|a| {
+            a["alert"]["context"]["indicator"]["value"]
+                .as_str()
+                .map(str::to_string)
+        })
+        .collect();
+    assert!(
+        values.contains("c2.badcdn.example"),
+        "local Zeek feed: {values:?}\n{}",
+        stderr(&o)
+    );
+    assert!(
+        values.contains("evil-updates.test"),
+        "URL feed: {values:?}\n{}",
+        stderr(&o)
+    );
+    drop(server);
+    let _ = std::fs::remove_dir_all(dir);
+}
