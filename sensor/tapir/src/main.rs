@@ -401,6 +401,29 @@ impl IntelSource {
         self.paths.is_empty() && self.feeds.is_empty()
     }
 
+    /// Modification times of every local feed file (directories: their entries), to notice an
+    /// edit. Polled once a second by the reload loop: no watcher to leak or miss events on
+    /// network filesystems.
+    fn stamp(&self) -> Vec<(PathBuf, Option<std::time::SystemTime>)> {
+        let local = self
+            .paths
+            .iter()
+            .chain(self.feeds.iter().filter_map(|f| f.path.as_ref()));
+        let mut out = Vec::new();
+        for p in local {
+            let entries: Vec<PathBuf> = match std::fs::read_dir(p) {
+                Ok(rd) => rd.filter_map(|e| e.ok().map(|e| e.path())).collect(),
+                Err(_) => vec![p.clone()],
+            };
+            for e in entries {
+                let m = std::fs::metadata(&e).and_then(|m| m.modified()).ok();
+                out.push((e, m));
+            }
+        }
+        out.sort();
+        out
+    }
+
     /// The shortest refresh interval of the URL feeds, in ms.
     fn refresh_ms(&self) -> Option<u64> {
         self.feeds
@@ -459,10 +482,19 @@ fn reload_loop(
 ) -> (u64, u64) {
     let (mut ok, mut failed) = (0u64, 0u64);
     let mut last = std::time::Instant::now();
+    let mut stamp = source.stamp();
+    let mut last_poll = std::time::Instant::now();
     while !done.load(Ordering::Relaxed) {
         std::thread::sleep(std::time::Duration::from_millis(5));
         let due = every_ms.is_some_and(|ms| last.elapsed().as_millis() >= u128::from(ms));
-        if !(hup.swap(false, Ordering::Relaxed) || due) {
+        let mut edited = false;
+        if last_poll.elapsed() >= std::time::Duration::from_secs(1) {
+            last_poll = std::time::Instant::now();
+            let now = source.stamp();
+            edited = now != stamp;
+            stamp = now;
+        }
+        if !(hup.swap(false, Ordering::Relaxed) || due || edited) {
             continue;
         }
         last = std::time::Instant::now();
