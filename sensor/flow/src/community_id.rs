@@ -192,7 +192,7 @@ mod tests {
     use super::*;
 
     fn ip(s: &str) -> IpAddr {
-        s.parse().unwrap()
+        s.parse().expect("test data is valid")
     }
 
     // Vectors from corelight/community-id-spec baseline/README.md, "Default settings" and

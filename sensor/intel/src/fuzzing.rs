@@ -286,13 +286,13 @@ mod tests {
                 std::process::id(),
                 format.as_str()
             ));
-            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::create_dir_all(&dir).expect("test data is valid");
             let path = dir.join("feed.data");
-            std::fs::write(&path, data).unwrap();
+            std::fs::write(&path, data).expect("test data is valid");
             let ctx = crate::db::Ctx::plain(&source);
             let used =
                 crate::formats::load_file(&mut b, &path, format, &ctx, Some(&mapping), &mut report)
-                    .unwrap();
+                    .expect("test data is valid");
             let _ = std::fs::remove_dir_all(&dir);
             assert!(!b.is_empty(), "{used}: nothing loaded: {report:?}");
             fuzz_feed(format, data);

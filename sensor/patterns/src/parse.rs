@@ -435,7 +435,7 @@ mod tests {
 
     #[test]
     fn full_entry() {
-        let d = parse_rule_line(FULL).unwrap();
+        let d = parse_rule_line(FULL).expect("test data is valid");
         assert_eq!(d.id, 1001);
         assert_eq!(d.name, "Cobalt Strike beacon UA");
         assert_eq!(
@@ -448,11 +448,21 @@ mod tests {
         assert_eq!(d.scope.proto, ProtoScope::Tcp);
         assert_eq!(d.scope.dir, DirScope::ToServer);
         assert_eq!(d.scope.depth, Some(4096));
-        let ports = d.scope.ports.as_ref().unwrap();
+        let ports = d.scope.ports.as_ref().expect("test data is valid");
         assert!(ports.contains(80) && ports.contains(8000) && ports.contains(8100));
         assert!(!ports.contains(81) && !ports.contains(8101) && !ports.contains(7999));
-        assert!(d.scope.sport.as_ref().unwrap().contains(1024));
-        assert!(!d.scope.sport.as_ref().unwrap().contains(1023));
+        assert!(d
+            .scope
+            .sport
+            .as_ref()
+            .expect("test data is valid")
+            .contains(1024));
+        assert!(!d
+            .scope
+            .sport
+            .as_ref()
+            .expect("test data is valid")
+            .contains(1023));
         assert_eq!(d.severity, 1);
         assert_eq!(d.mitre, vec!["T1071.001", "T1573"]);
         assert_eq!(
@@ -463,7 +473,7 @@ mod tests {
 
     #[test]
     fn regex_entry_and_flags() {
-        let d = parse_rule_line(r#"id=2 regex="/a\"b\d{2}\/c/ism""#).unwrap();
+        let d = parse_rule_line(r#"id=2 regex="/a\"b\d{2}\/c/ism""#).expect("test data is valid");
         assert_eq!(
             d.matcher,
             Matcher::Regex {
@@ -481,9 +491,18 @@ mod tests {
 
     #[test]
     fn hex_content() {
-        assert_eq!(decode_content("|41 42 0d 0a|").unwrap(), b"AB\r\n");
-        assert_eq!(decode_content("a|00|b|ff|").unwrap(), b"a\x00b\xff");
-        assert_eq!(decode_content("|4142|C").unwrap(), b"ABC");
+        assert_eq!(
+            decode_content("|41 42 0d 0a|").expect("test data is valid"),
+            b"AB\r\n"
+        );
+        assert_eq!(
+            decode_content("a|00|b|ff|").expect("test data is valid"),
+            b"a\x00b\xff"
+        );
+        assert_eq!(
+            decode_content("|4142|C").expect("test data is valid"),
+            b"ABC"
+        );
         for bad in ["|4|", "|41 4|", "|4 1|", "|zz|", "|41", "", "||"] {
             assert!(decode_content(bad).is_err(), "{bad}");
         }

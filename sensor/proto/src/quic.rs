@@ -1090,11 +1090,11 @@ mod tests {
     #[test]
     fn crypto_buffer_merges_out_of_order() {
         let mut c = CryptoBuffer::default();
-        c.insert(3, b"def").unwrap();
+        c.insert(3, b"def").expect("test data is valid");
         assert_eq!(c.contiguous(), b"");
-        c.insert(0, b"abc").unwrap();
+        c.insert(0, b"abc").expect("test data is valid");
         assert_eq!(c.contiguous(), b"abcdef");
-        c.insert(10, b"x").unwrap();
+        c.insert(10, b"x").expect("test data is valid");
         assert_eq!(c.ranges.len(), 2);
         assert_eq!(
             c.insert(MAX_CRYPTO_BYTES as u64, b"y"),
