@@ -9,7 +9,7 @@ use tapir_proto::http::HttpMessage;
 use tapir_proto::quic::QuicEvent;
 use tapir_proto::socks::{SocksCommand, SocksEvent, SocksTarget, SocksVersion};
 use tapir_proto::ssh::SshEvent;
-use tapir_proto::tls::TlsMessage;
+use tapir_proto::tls::{ClientHello, TlsMessage};
 
 use crate::app::{AppLayer, AppMsg, MAX_PENDING_HTTP};
 use crate::emit::{emit, emit_as};
@@ -31,33 +31,8 @@ pub(crate) fn handle_msg(
         AppMsg::Tls(dir, msg) => {
             match msg {
                 TlsMessage::ClientHello(ch) => {
-                    if let Some(sni) = &ch.sni {
-                        match_domain(sink, intel, flow, *dir, ctx, sni, MatchField::TlsSni);
-                    }
-                    if let Some(ind) = intel.match_ja3(&ch.ja3_hash) {
-                        alert(
-                            sink,
-                            intel,
-                            flow,
-                            *dir,
-                            ctx,
-                            ind,
-                            MatchField::TlsJa3,
-                            &ch.ja3_hash,
-                        );
-                    }
-                    if let Some(ind) = intel.match_ja4(&ch.ja4) {
-                        alert(
-                            sink,
-                            intel,
-                            flow,
-                            *dir,
-                            ctx,
-                            ind,
-                            MatchField::TlsJa4,
-                            &ch.ja4,
-                        );
-                    }
+                    let fields = [MatchField::TlsSni, MatchField::TlsJa3, MatchField::TlsJa4];
+                    match_client_hello(sink, intel, flow, *dir, ctx, ch, fields);
                 }
                 TlsMessage::ServerHello(_) | TlsMessage::Certificate(_) => {}
             }
@@ -183,33 +158,12 @@ pub(crate) fn handle_msg(
                     ua: ua.as_deref(),
                 };
                 emit(sink, flow, *dir, ctx, "quic", &body);
-                if let Some(sni) = &hello.sni {
-                    match_domain(sink, intel, flow, *dir, ctx, sni, MatchField::QuicSni);
-                }
-                if let Some(ind) = intel.match_ja4(&hello.ja4) {
-                    alert(
-                        sink,
-                        intel,
-                        flow,
-                        *dir,
-                        ctx,
-                        ind,
-                        MatchField::QuicJa4,
-                        &hello.ja4,
-                    );
-                }
-                if let Some(ind) = intel.match_ja3(&hello.ja3_hash) {
-                    alert(
-                        sink,
-                        intel,
-                        flow,
-                        *dir,
-                        ctx,
-                        ind,
-                        MatchField::QuicJa3,
-                        &hello.ja3_hash,
-                    );
-                }
+                let fields = [
+                    MatchField::QuicSni,
+                    MatchField::QuicJa3,
+                    MatchField::QuicJa4,
+                ];
+                match_client_hello(sink, intel, flow, *dir, ctx, hello, fields);
             }
         }
         AppMsg::Ssh(dir, ev) => {
@@ -258,6 +212,28 @@ pub(crate) fn handle_msg(
         },
     }
     false
+}
+
+/// Intel on a ClientHello, from TLS over TCP or from a QUIC Initial: the SNI against domains,
+/// JA3 and JA4 against their lists; `fields` names where each matched (sni, ja3, ja4).
+fn match_client_hello(
+    sink: &mut Sink,
+    intel: &IntelDb,
+    flow: &mut Flow,
+    dir: Dir,
+    ctx: PktCtx,
+    hello: &ClientHello,
+    fields: [MatchField; 3],
+) {
+    if let Some(sni) = &hello.sni {
+        match_domain(sink, intel, flow, dir, ctx, sni, fields[0]);
+    }
+    if let Some(ind) = intel.match_ja3(&hello.ja3_hash) {
+        alert(sink, intel, flow, dir, ctx, ind, fields[1], &hello.ja3_hash);
+    }
+    if let Some(ind) = intel.match_ja4(&hello.ja4) {
+        alert(sink, intel, flow, dir, ctx, ind, fields[2], &hello.ja4);
+    }
 }
 
 /// The SOCKS request as a `socks` record. EVE has no `socks` object, so the fields travel as

@@ -10,6 +10,7 @@
 //! - [`ssh`]: SSH identification strings and KEXINIT (HASSH / HASSHServer).
 //! - [`socks`]: SOCKS4/4a/5 handshakes (target, auth user, grant, tunnel start offsets).
 
+mod chunks;
 pub mod dns;
 pub mod http;
 pub mod quic;

@@ -554,19 +554,7 @@ pub fn fuzz_socks(data: &[u8]) {
     fn run(dir: SocksDirection, data: &[u8], sizes: &[usize]) -> Run {
         let mut s = SocksStream::new(dir);
         let mut out = Vec::new();
-        let mut rest = data;
-        let mut i = 0usize;
-        while !rest.is_empty() {
-            let n = sizes
-                .get(i % sizes.len().max(1))
-                .copied()
-                .unwrap_or(1)
-                .clamp(1, rest.len());
-            let (a, b) = rest.split_at(n);
-            s.feed(a, &mut out);
-            rest = b;
-            i = i.wrapping_add(1);
-        }
+        crate::chunks::feed_in_chunks(data, sizes, |c| s.feed(c, &mut out));
         assert!(s.buf.len() <= MAX_HANDSHAKE_BYTES);
         if let Some(o) = s.tunnel_offset() {
             assert!(o <= data.len() as u64);

@@ -434,19 +434,7 @@ pub fn fuzz_ssh(data: &[u8]) {
     fn run(role: SshRole, data: &[u8], sizes: &[usize]) -> Run {
         let mut s = SshStream::new(role);
         let mut out = Vec::new();
-        let mut rest = data;
-        let mut i = 0usize;
-        while !rest.is_empty() {
-            let n = sizes
-                .get(i % sizes.len().max(1))
-                .copied()
-                .unwrap_or(1)
-                .clamp(1, rest.len());
-            let (a, b) = rest.split_at(n);
-            s.feed(a, &mut out);
-            rest = b;
-            i = i.wrapping_add(1);
-        }
+        crate::chunks::feed_in_chunks(data, sizes, |c| s.feed(c, &mut out));
         assert!(s.buf.len() <= MAX_LINE_LEN.max(MAX_PACKET_LEN));
         (out, s.is_done(), s.error())
     }

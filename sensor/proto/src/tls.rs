@@ -1015,19 +1015,7 @@ pub fn fuzz_tls(data: &[u8]) {
     fn run(data: &[u8], sizes: &[usize]) -> (Vec<TlsMessage>, bool, Option<TlsError>) {
         let mut s = TlsStream::new();
         let mut out = Vec::new();
-        let mut rest = data;
-        let mut i = 0usize;
-        while !rest.is_empty() {
-            let n = sizes
-                .get(i % sizes.len().max(1))
-                .copied()
-                .unwrap_or(1)
-                .clamp(1, rest.len());
-            let (a, b) = rest.split_at(n);
-            s.feed(a, &mut out);
-            rest = b;
-            i = i.wrapping_add(1);
-        }
+        crate::chunks::feed_in_chunks(data, sizes, |c| s.feed(c, &mut out));
         let _ = looks_like_tls(data);
         (out, s.is_done(), s.error())
     }
