@@ -21,6 +21,7 @@ mod matching;
 pub mod pipeline;
 pub mod replay;
 pub mod stats;
+pub mod tap;
 
 use std::io::{self, Write};
 use std::sync::Arc;
