@@ -1,6 +1,6 @@
 //! tapir-capture: packet sources.
 //!
-//! Today: offline pcap and pcapng files read through libpcap (the `pcap` crate), which handles
+//! Offline: pcap and pcapng files read through libpcap (the `pcap` crate), which handles
 //! both formats, byte orders, nanosecond files and pcapng files with several interfaces
 //! (libpcap requires every interface of one pcapng file to share a link type; a file that
 //! mixes them is refused by libpcap with its own message).
@@ -9,8 +9,10 @@
 //! [`PcapFile::next_packet`] hands out every whole record and then reports [`CaptureError::Truncated`]
 //! with the number of records read, so the caller can warn and go on.
 
-#![forbid(unsafe_code)]
+// Only `live::afpacket` (the AF_PACKET ring) may use unsafe code; see its module comment.
+#![deny(unsafe_code)]
 
+pub mod live;
 pub mod native;
 
 use std::path::{Path, PathBuf};

@@ -16,6 +16,7 @@ use crate::emit::{emit, emit_as};
 use crate::events::{DnsBody, HttpBody, Ja3Out, MatchField, QuicBody, SshBody, TlsBody};
 use crate::flow::{Dir, Flow};
 use crate::matching::{alert, match_domain, socks_ip};
+use crate::observe;
 use crate::{PktCtx, Sink};
 
 /// Handles one app-layer message; returns true when it opened a CONNECT tunnel.
@@ -82,6 +83,7 @@ pub(crate) fn handle_msg(
         AppMsg::Http(dir, msg) => match msg {
             HttpMessage::Request(req) => {
                 if let Some(host) = &req.hostname {
+                    observe::on_http_host(&sink.obs, flow, host);
                     match_domain(sink, intel, flow, *dir, ctx, host, MatchField::HttpHostname);
                     if let Some(ind) = intel.match_url(host, &req.uri) {
                         alert(
@@ -158,6 +160,7 @@ pub(crate) fn handle_msg(
                     ua: ua.as_deref(),
                 };
                 emit(sink, flow, *dir, ctx, "quic", &body);
+                observe::on_quic_hello(&mut sink.obs, flow, hello, ctx.ts_us);
                 let fields = [
                     MatchField::QuicSni,
                     MatchField::QuicJa3,
@@ -321,6 +324,7 @@ pub(crate) fn log_dns(
 ) {
     let body = DnsBody::new(msg);
     emit(sink, flow, dir, ctx, "dns", &body);
+    observe::on_dns(&mut sink.obs, flow, dir, msg, ctx.ts_us);
     for q in &msg.queries {
         match_domain(
             sink,
@@ -369,6 +373,7 @@ pub(crate) fn log_tls(sink: &mut Sink, flow: &mut Flow, ctx: PktCtx) {
     }
     let body = TlsBody::new(&s.info, &s.chain);
     emit(sink, flow, Dir::ToServer, ctx, "tls", &body);
+    observe::on_tls_logged(&mut sink.obs, flow, ctx.ts_us);
     if let AppLayer::Tls(s) = &mut flow.app {
         s.info.logged = true;
     }

@@ -24,6 +24,13 @@ pub struct EngineConfig {
     pub defrag: DefragConfig,
     /// UDP packets probed for an app-layer protocol before a flow is given up on. Default 4.
     pub udp_probe_packets: u8,
+    /// Produce observations for the behaviour detectors (see `observe`). Off by default for
+    /// a bare engine (whose caller must then drain them with `Engine::take_observations`:
+    /// they accumulate until taken); a replay turns it on when detection is enabled.
+    pub observe: bool,
+    /// Long-connection thresholds (µs of flow age) reported while a flow is still open, each
+    /// once per flow. Set by the replay from the detector configuration.
+    pub long_conn_us: Vec<u64>,
 }
 
 impl Default for EngineConfig {
@@ -37,6 +44,8 @@ impl Default for EngineConfig {
             stream: StreamConfig::default(),
             defrag: DefragConfig::default(),
             udp_probe_packets: 4,
+            observe: false,
+            long_conn_us: Vec::new(),
         }
     }
 }

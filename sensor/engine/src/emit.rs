@@ -109,3 +109,61 @@ pub(crate) fn write_flow_record(
         }
     }
 }
+
+/// The header of an event that is not about one flow's packet (a behaviour finding): the
+/// flow id only when the finding rests on one flow.
+#[derive(serde::Serialize)]
+struct FindingHeader<'a> {
+    timestamp: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    flow_id: Option<u64>,
+    event_type: &'static str,
+    src_ip: std::net::IpAddr,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    src_port: Option<u16>,
+    dest_ip: std::net::IpAddr,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dest_port: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    proto: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    community_id: Option<&'a str>,
+    alert: crate::events::BehaviourAlertBody<'a>,
+}
+
+/// Appends a behaviour finding as one EVE `alert` line. The Community ID is given when the
+/// finding names one flow by its full 5-tuple (it is a function of the 5-tuple alone).
+pub(crate) fn write_finding(out: &mut Vec<u8>, f: &tapir_detect::Finding) {
+    let mut ts = String::with_capacity(32);
+    eve::format_timestamp(f.ts_us, &mut ts);
+    let proto = f.proto.map(proto_name);
+    let mut cid_buf = [0u8; 32];
+    let cid = match (f.flow_id, f.proto, f.src_port, f.dest_port) {
+        (Some(_), Some(p @ (6 | 17 | 132)), Some(sp), Some(dp)) => {
+            let digest =
+                tapir_flow::community_id::community_id_v1_digest(f.src, f.dest, p, sp, dp, 0);
+            Some(community_id_text(&digest, &mut cid_buf))
+        }
+        _ => None,
+    };
+    let line = FindingHeader {
+        timestamp: &ts,
+        flow_id: f.flow_id,
+        event_type: "alert",
+        src_ip: f.src,
+        src_port: f.src_port,
+        dest_ip: f.dest,
+        dest_port: f.dest_port,
+        proto: proto.as_deref(),
+        community_id: cid,
+        alert: crate::events::BehaviourAlertBody::new(f),
+    };
+    let start = out.len();
+    // Our own structs and a JSON map: serialisation into a Vec cannot fail; should it, no
+    // half line is left.
+    if serde_json::to_writer(&mut *out, &line).is_err() {
+        out.truncate(start);
+        return;
+    }
+    out.push(b'\n');
+}

@@ -547,3 +547,59 @@ impl<'a> SshBody<'a> {
         }
     }
 }
+
+/// `alert.metadata` of a behaviour alert: the detector and its ATT&CK tags, as lists like
+/// Suricata's rule metadata.
+#[derive(Serialize)]
+pub struct BehaviourMetadata<'a> {
+    pub tapir_detector: [&'static str; 1],
+    pub mitre_technique_id: &'a [&'static str],
+    pub mitre_tactic_id: &'a [&'static str],
+}
+
+/// Suricata's `alert` record for a behaviour detector's finding. `context` holds `detector`,
+/// `score` (when the detector has one), `flow_ids` and the finding's own numbers.
+#[derive(Serialize)]
+pub struct BehaviourAlertBody<'a> {
+    pub action: &'static str,
+    pub gid: u32,
+    pub signature_id: u64,
+    pub rev: u32,
+    pub signature: &'a str,
+    pub category: &'static str,
+    pub severity: u8,
+    pub metadata: BehaviourMetadata<'a>,
+    pub context: serde_json::Map<String, serde_json::Value>,
+}
+
+impl<'a> BehaviourAlertBody<'a> {
+    pub fn new(f: &'a tapir_detect::Finding) -> Self {
+        let mut context = serde_json::Map::new();
+        // The finding's own numbers first, so the three keys consumers rely on always carry
+        // their meaning even if a detector used one of their names.
+        for (k, v) in &f.context {
+            context.insert(k.clone(), v.clone());
+        }
+        context.insert("detector".into(), f.detector.into());
+        match f.score.and_then(serde_json::Number::from_f64) {
+            Some(s) => context.insert("score".into(), serde_json::Value::Number(s)),
+            None => context.remove("score"),
+        };
+        context.insert("flow_ids".into(), f.flow_ids.clone().into());
+        BehaviourAlertBody {
+            action: "allowed",
+            gid: 1,
+            signature_id: f.signature_id,
+            rev: 1,
+            signature: &f.signature,
+            category: f.category,
+            severity: f.severity,
+            metadata: BehaviourMetadata {
+                tapir_detector: [f.detector],
+                mitre_technique_id: &f.mitre_technique_id,
+                mitre_tactic_id: &f.mitre_tactic_id,
+            },
+            context,
+        }
+    }
+}

@@ -90,6 +90,8 @@ pub struct TcpFlags {
     pub seen: [u8; 2],
     pub fin: [bool; 2],
     pub rst: bool,
+    /// Payload seen per direction (a server that sent data answered, whatever its flags).
+    pub data: [bool; 2],
 }
 
 /// One flow.
@@ -121,6 +123,16 @@ pub struct Flow {
     pub pat: Option<Box<[tapir_patterns::StreamState; 2]>>,
     /// Indicator ids already alerted on this flow (one alert per flow per indicator).
     pub alerted: Vec<u32>,
+    /// The engine clock when the flow began: long-connection thresholds count from it.
+    pub born_now_us: u64,
+    /// Engine-clock instant of the next long-connection threshold; `u64::MAX` when none is
+    /// left or detection is off, so the packet path pays one comparison.
+    pub next_open_us: u64,
+    /// Thresholds reported so far.
+    pub open_idx: u8,
+    /// What observations for the detectors need later (HTTP host, pending DNS queries);
+    /// allocated on first use, only when detection is on.
+    pub obs: Option<Box<crate::observe::FlowObs>>,
 }
 
 impl Flow {

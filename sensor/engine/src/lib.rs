@@ -11,13 +11,17 @@
 
 pub mod app;
 mod app_events;
+pub mod behaviour;
+pub mod board;
 pub mod config;
 mod emit;
 pub mod eve;
 pub mod events;
 pub mod flow;
 mod lifecycle;
+pub mod live;
 mod matching;
+pub mod observe;
 pub mod pipeline;
 pub mod replay;
 pub mod stats;
@@ -43,11 +47,13 @@ pub use crate::config::EngineConfig;
 use crate::eve::TunnelInfo;
 use crate::events::MatchField;
 use crate::flow::{Dir, Flow, FlowKey, FlowTable, TcpFlags};
-use crate::lifecycle::end_flow;
+use crate::lifecycle::{end_flow, expiry_key};
 use crate::matching::{alert, pattern_alerts};
 pub use crate::pipeline::PipelineConfig;
+pub use crate::live::{LiveCapture, LiveReport, LiveRunError};
 pub use crate::replay::{replay, replay_with, ReplayError, ReplayOptions, ReplayReport};
 pub use crate::stats::Stats;
+pub use tapir_detect::DetectConfig;
 
 /// How often (in packet time) idle flows are looked for.
 const SWEEP_INTERVAL_US: u64 = 1_000_000;
@@ -57,6 +63,8 @@ pub(crate) struct Sink {
     pub(crate) out: Vec<u8>,
     pub(crate) stats: Stats,
     pub(crate) ts: String,
+    /// Observations for the behaviour detectors (inert when detection is off).
+    pub(crate) obs: observe::ObsSink,
 }
 
 /// Packet context for event headers.
@@ -90,6 +98,7 @@ impl Engine {
         // front spreads a few thousand live flows over a table of hundreds of MB, and every
         // lookup then misses the cache (measured: 11% of the time in the lookup alone).
         let flows = FlowTable::with_capacity(1024.min(cfg.max_flows));
+        let obs = observe::ObsSink::new(cfg.observe, cfg.long_conn_us.clone());
         Engine {
             cfg,
             intel,
@@ -99,6 +108,7 @@ impl Engine {
                 out: Vec::with_capacity(1 << 16),
                 stats: Stats::default(),
                 ts: String::with_capacity(40),
+                obs,
             },
             msgs: Vec::new(),
             scanner: None,
@@ -173,6 +183,7 @@ impl Engine {
         // Packet time only moves forward: a capture with a timestamp going back in time must
         // not expire flows early or make ages negative.
         self.now_us = self.now_us.max(pkt.ts_us);
+        self.sink.obs.key_us = self.now_us;
         if self.now_us.saturating_sub(self.last_sweep_us) >= SWEEP_INTERVAL_US {
             self.sweep();
         }
@@ -224,12 +235,14 @@ impl Engine {
         }
         let flows = self.flows.take_all();
         for (_, f) in flows {
-            let reason = if end_us.saturating_sub(f.last_now_us) > timeout_of(&self.cfg, &f) {
-                "timeout"
+            let timed_out = end_us.saturating_sub(f.last_now_us) > timeout_of(&self.cfg, &f);
+            let (reason, key) = if timed_out {
+                ("timeout", expiry_key(&self.cfg, &f))
             } else {
-                "shutdown"
+                // Alive at the last instant of the input.
+                ("shutdown", end_us.saturating_add(1))
             };
-            end_flow(&mut self.sink, &mut self.scanner, f, reason);
+            end_flow(&mut self.sink, &mut self.scanner, f, reason, key);
         }
     }
 
@@ -259,14 +272,53 @@ impl Engine {
         }
     }
 
-    /// Ends idle flows and expires fragments.
+    /// Ends idle flows and expires fragments; reports long-connection thresholds crossed by
+    /// flows that are still open.
     fn sweep(&mut self) {
         self.last_sweep_us = self.now_us;
         self.defrag.expire(self.now_us);
         let cfg = &self.cfg;
         let expired = self.flows.take_expired(self.now_us, |f| timeout_of(cfg, f));
         for (_, f) in expired {
-            end_flow(&mut self.sink, &mut self.scanner, f, "timeout");
+            let key = expiry_key(&self.cfg, &f);
+            end_flow(&mut self.sink, &mut self.scanner, f, "timeout", key);
+        }
+        if self.sink.obs.enabled && !self.sink.obs.long_conn_us.is_empty() {
+            for f in self.flows.map.values_mut() {
+                observe::on_clock(&mut self.sink.obs, f, self.now_us);
+            }
+        }
+    }
+
+    /// Moves the clock to `now_us` without a packet (the reader's time while this worker had
+    /// none) and sweeps when a sweep is due, so idle flows end and the detectors' merge moves
+    /// on.
+    pub fn advance(&mut self, now_us: u64) {
+        self.set_now(now_us);
+        self.sink.obs.key_us = self.now_us;
+        if self.now_us.saturating_sub(self.last_sweep_us) >= SWEEP_INTERVAL_US {
+            self.sweep();
+        }
+    }
+
+    /// Observations for the detectors waiting to be shipped (empty when detection is off).
+    pub fn pending_observations(&self) -> usize {
+        self.sink.obs.out.len()
+    }
+
+    /// Swaps the observation buffer for `empty` and returns what was observed so far.
+    pub fn take_observations(&mut self, mut empty: Vec<observe::Keyed>) -> Vec<observe::Keyed> {
+        empty.clear();
+        std::mem::replace(&mut self.sink.obs.out, empty)
+    }
+
+    /// No observation this engine emits from now on has an ordering key below this (see
+    /// [`observe`]): the last sweep's clock; `u64::MAX` when it observes nothing at all.
+    pub fn observed_until(&self) -> u64 {
+        if self.sink.obs.enabled {
+            self.last_sweep_us
+        } else {
+            u64::MAX
         }
     }
 
@@ -280,6 +332,9 @@ impl Engine {
         {
             let (key, _) = FlowKey::new(q.src, q.sport, q.dst, q.dport, q.proto, vlan);
             if let Some(f) = self.flows.map.get_mut(&key) {
+                if f.next_open_us <= self.now_us {
+                    observe::on_clock(&mut self.sink.obs, f, self.now_us);
+                }
                 let d = f.dir_of(q.src, q.sport).idx();
                 f.pkts[d] += 1;
                 f.bytes[d] += u64::from(wire_len);
@@ -296,7 +351,7 @@ impl Engine {
             let n = (self.cfg.max_flows / 16).max(1);
             for (_, f) in self.flows.take_oldest(n) {
                 self.sink.stats.flows_forced += 1;
-                end_flow(&mut self.sink, &mut self.scanner, f, "forced");
+                end_flow(&mut self.sink, &mut self.scanner, f, "forced", self.now_us);
             }
         }
         let now = self.now_us;
@@ -308,7 +363,8 @@ impl Engine {
                 // decides alike.
                 if now.saturating_sub(f.last_now_us) > timeout_of(&self.cfg, f) {
                     let old = std::mem::replace(f, new_flow(p, &key, ctx.ts_us, now));
-                    end_flow(&mut self.sink, &mut self.scanner, old, "timeout");
+                    let end_key = expiry_key(&self.cfg, &old);
+                    end_flow(&mut self.sink, &mut self.scanner, old, "timeout", end_key);
                     (f, true)
                 } else {
                     (f, false)
@@ -318,6 +374,7 @@ impl Engine {
         };
         if is_new {
             self.sink.stats.flows += 1;
+            flow.next_open_us = self.sink.obs.first_open_us(now);
             let dir = flow.dir_of(p.src, sport);
             for (ip, field) in [
                 (flow.client.0, MatchField::SrcIp),
@@ -363,6 +420,10 @@ impl Engine {
         }
         let dir = flow.dir_of(p.src, sport);
         let d = dir.idx();
+        if flow.next_open_us <= now {
+            // Reported with the counts from before this packet, whoever owns the flow.
+            observe::on_clock(&mut self.sink.obs, flow, now);
+        }
         flow.pkts[d] += 1;
         flow.bytes[d] += u64::from(wire_len);
         flow.last_us = flow.last_us.max(ctx.ts_us);
@@ -380,6 +441,7 @@ impl Engine {
                 if t.flags & TcpInfo::RST != 0 {
                     flow.tcp.rst = true;
                 }
+                flow.tcp.data[d] |= !p.payload.is_empty();
                 let scanner = &mut self.scanner;
                 let hits = &mut self.hits;
                 if scanner.is_some() && flow.pat.is_none() && !p.payload.is_empty() {
@@ -535,5 +597,9 @@ fn new_flow(p: &Packet<'_>, key: &FlowKey, ts_us: u64, now_us: u64) -> Flow {
         app: AppLayer::default(),
         pat: None,
         alerted: Vec::new(),
+        born_now_us: now_us,
+        next_open_us: u64::MAX,
+        open_idx: 0,
+        obs: None,
     }
 }

@@ -11,15 +11,22 @@ use crate::eve::{self, proto_name};
 use crate::events::{FlowBody, HttpBody, TcpBody};
 use crate::flow::{Dir, Flow};
 use crate::matching::pattern_alerts;
-use crate::{PktCtx, Sink};
+use crate::observe;
+use crate::{timeout_of, EngineConfig, PktCtx, Sink};
 
-/// Logs what a flow still holds, then the flow record itself.
+/// Logs what a flow still holds, then the flow record itself. `key_us` orders the flow's
+/// last observations for the detectors (see [`crate::observe`]): [`expiry_key`] for a timeout,
+/// the end of input + 1 for a shutdown, the clock for an eviction.
 pub(crate) fn end_flow(
     sink: &mut Sink,
     scanner: &mut Option<Scanner>,
     mut flow: Flow,
     reason: &'static str,
+    key_us: u64,
 ) {
+    // A flow can end in the middle of another packet's processing: its observations take
+    // the end's key, and the packet's key comes back afterwards.
+    let packet_key = std::mem::replace(&mut sink.obs.key_us, key_us);
     let end_ctx = PktCtx {
         ts_us: flow.last_us,
         pcap_cnt: None,
@@ -125,4 +132,15 @@ pub(crate) fn end_flow(
         write_flow_record(&mut sink.out, &h, &body, None);
     }
     sink.stats.event("flow");
+    *sink.stats.flows_ended.entry(reason).or_insert(0) += 1;
+    observe::on_flow_end(&mut sink.obs, &mut flow);
+    sink.obs.key_us = packet_key;
+}
+
+/// The first instant at which `flow` counts as idle past its timeout: what a timeout's
+/// observations are ordered by, however the flow's end was noticed.
+pub(crate) fn expiry_key(cfg: &EngineConfig, flow: &Flow) -> u64 {
+    flow.last_now_us
+        .saturating_add(timeout_of(cfg, flow))
+        .saturating_add(1)
 }

@@ -68,19 +68,19 @@ pub struct Batch {
 }
 
 impl Batch {
-    fn new(cfg: &PipelineConfig) -> Self {
+    pub(crate) fn new(cfg: &PipelineConfig) -> Self {
         Batch {
             data: Vec::with_capacity(cfg.batch_bytes),
             pkts: Vec::with_capacity(cfg.batch_packets),
         }
     }
 
-    fn has_room(&self, cfg: &PipelineConfig, len: usize) -> bool {
+    pub(crate) fn has_room(&self, cfg: &PipelineConfig, len: usize) -> bool {
         self.pkts.len() < cfg.batch_packets
             && (self.pkts.is_empty() || self.data.len() + len <= cfg.batch_bytes)
     }
 
-    fn push(&mut self, p: &LinkPacket<'_>, pcap_cnt: u64, now_us: u64) {
+    pub(crate) fn push(&mut self, p: &LinkPacket<'_>, pcap_cnt: u64, now_us: u64) {
         let start = self.data.len();
         self.data.extend_from_slice(p.packet.data);
         self.pkts.push(BatchPkt {
@@ -94,9 +94,13 @@ impl Batch {
         });
     }
 
-    fn clear(&mut self) {
+    pub(crate) fn clear(&mut self) {
         self.data.clear();
         self.pkts.clear();
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.pkts.is_empty()
     }
 
     /// The packets, with their bytes.
@@ -111,6 +115,11 @@ impl Batch {
 /// What the reader sends a worker.
 pub enum Msg {
     Batch(Batch),
+    /// The reader's clock moved on while this worker had no packets buffered: it advances
+    /// its own clock (idle flows end) and reports how far its observations are done.
+    Tick {
+        now_us: u64,
+    },
     /// End of input; the time of the last packet of the whole input.
     Finish {
         end_us: u64,
@@ -166,12 +175,36 @@ pub struct Dispatcher {
     free: Vec<Receiver<Batch>>,
     current: Vec<Option<Batch>>,
     last_ts: u64,
+    /// Reader time of the next round of ticks (see [`TICK_US`]).
+    next_tick_us: u64,
+}
+
+/// Packet time between two rounds in which the reader flushes partly filled batches and
+/// ticks workers that have nothing buffered. Without it a worker that gets few packets holds
+/// them (and its clock) back, and the detectors' merge of every worker's observations, which
+/// waits for the slowest worker, holds everything back with it.
+pub const TICK_US: u64 = 1_000_000;
+
+/// What a worker hands the writer: whole EVE lines and the observations for the detectors,
+/// with how far those are complete (recycled through a pool, both buffers kept).
+#[derive(Default)]
+pub struct Output {
+    pub worker: usize,
+    pub eve: Vec<u8>,
+    pub obs: Vec<crate::observe::Keyed>,
+    /// The worker will send no observation with a key below this
+    /// ([`crate::Engine::observed_until`]); `u64::MAX` once it has finished.
+    pub done_us: u64,
 }
 
 /// The worker and writer ends a [`Dispatcher`] is connected to.
 pub struct WorkerEnds {
+    /// This worker's index (names its observations' source for the merge).
+    pub worker: usize,
     pub rx: Receiver<Msg>,
     pub recycle: Sender<Batch>,
+    /// Publishes this worker's live numbers (metrics, progress, watchdog) when set.
+    pub meter: Option<crate::board::WorkerMeter>,
 }
 
 impl Dispatcher {
@@ -181,7 +214,7 @@ impl Dispatcher {
         let mut to_worker = Vec::with_capacity(workers);
         let mut free = Vec::with_capacity(workers);
         let mut ends = Vec::with_capacity(workers);
-        for _ in 0..workers {
+        for worker in 0..workers {
             let (tx, rx) = bounded(cfg.queue_batches.max(1));
             let pool = cfg.queue_batches.max(1) + 2;
             let (recycle_tx, recycle_rx) = bounded(pool);
@@ -192,8 +225,10 @@ impl Dispatcher {
             to_worker.push(tx);
             free.push(recycle_rx);
             ends.push(WorkerEnds {
+                worker,
                 rx,
                 recycle: recycle_tx,
+                meter: None,
             });
         }
         let current = (0..workers).map(|_| Some(Batch::new(&cfg))).collect();
@@ -204,6 +239,7 @@ impl Dispatcher {
                 free,
                 current,
                 last_ts: 0,
+                next_tick_us: 0,
             },
             ends,
         )
@@ -213,6 +249,9 @@ impl Dispatcher {
     pub fn push(&mut self, p: &LinkPacket<'_>, pcap_cnt: u64) {
         let w = worker_of(p.link, p.packet.data, self.to_worker.len());
         self.last_ts = self.last_ts.max(p.packet.ts_us);
+        if self.last_ts >= self.next_tick_us {
+            self.tick();
+        }
         let needs_flush = self.current[w]
             .as_ref()
             .is_some_and(|b| !b.has_room(&self.cfg, p.packet.data.len()));
@@ -231,6 +270,26 @@ impl Dispatcher {
         }
     }
 
+    /// Every worker either gets its partly filled batch now or, with nothing buffered, the
+    /// reader's clock (the packet being pushed is not in any batch yet, so no worker sees a
+    /// clock ahead of a packet it has still to process).
+    fn tick(&mut self) {
+        // The first packet only sets the schedule.
+        if self.next_tick_us != 0 {
+            for w in 0..self.to_worker.len() {
+                if self.current[w].as_ref().is_some_and(|b| !b.pkts.is_empty()) {
+                    self.flush(w);
+                } else {
+                    // A full queue means the worker has work and its clock moves anyway.
+                    let _ = self.to_worker[w].try_send(Msg::Tick {
+                        now_us: self.last_ts,
+                    });
+                }
+            }
+        }
+        self.next_tick_us = self.last_ts.saturating_add(TICK_US);
+    }
+
     fn flush(&mut self, w: usize) {
         if let Some(b) = self.current[w].take() {
             if b.pkts.is_empty() {
@@ -240,6 +299,15 @@ impl Dispatcher {
             // A worker that died has dropped its receiver; its packets are lost, and the
             // join reports the panic.
             let _ = self.to_worker[w].send(Msg::Batch(b));
+        }
+    }
+
+    /// Live capture on a quiet link: the wall clock (`now_us`) moves the reader's clock on,
+    /// and the tick round runs when due, so partly filled batches go out and idle flows end.
+    pub fn idle(&mut self, now_us: u64) {
+        self.last_ts = self.last_ts.max(now_us);
+        if self.last_ts >= self.next_tick_us {
+            self.tick();
         }
     }
 
@@ -258,19 +326,34 @@ impl Dispatcher {
 pub fn run_worker(
     mut engine: crate::Engine,
     ends: WorkerEnds,
-    out: Sender<Vec<u8>>,
-    pool: Receiver<Vec<u8>>,
+    out: Sender<Output>,
+    pool: Receiver<Output>,
     intel: Option<std::sync::Arc<arc_swap::ArcSwap<tapir_intel::IntelDb>>>,
 ) -> crate::Stats {
-    let ship = |engine: &mut crate::Engine| {
-        if engine.pending_output() > 0 {
-            let empty = pool.try_recv().unwrap_or_default();
-            let _ = out.send(engine.take_output(empty));
+    let worker = ends.worker;
+    let mut shipped_until = 0u64;
+    // Ships lines and observations; with neither, still ships when the observation mark
+    // moved, so the writer's merge does not wait on a worker with nothing to say.
+    let mut ship = |engine: &mut crate::Engine, done: Option<u64>| {
+        let done_us = done.unwrap_or_else(|| engine.observed_until());
+        if engine.pending_output() > 0
+            || engine.pending_observations() > 0
+            || done_us > shipped_until
+        {
+            let mut o = pool.try_recv().unwrap_or_default();
+            o.eve = engine.take_output(std::mem::take(&mut o.eve));
+            o.obs = engine.take_observations(std::mem::take(&mut o.obs));
+            o.worker = worker;
+            o.done_us = done_us;
+            shipped_until = done_us;
+            let _ = out.send(o);
         }
     };
-    while let Ok(msg) = ends.rx.recv() {
+    let mut meter = ends.meter;
+    while let Some(msg) = crate::board::recv(&ends.rx, meter.as_mut(), &mut engine) {
         match msg {
             Msg::Batch(b) => {
+                let started = std::time::Instant::now();
                 // Hot reload: a new indicator set is picked up between batches, never inside
                 // one, and the reloader never waits for workers.
                 if let Some(swap) = &intel {
@@ -289,11 +372,25 @@ pub fn run_worker(
                     engine.process_dlt(p.link, &raw, p.pcap_cnt);
                 }
                 let _ = ends.recycle.send(b);
-                ship(&mut engine);
+                ship(&mut engine, None);
+                if let Some(m) = meter.as_mut() {
+                    m.batch_done(started, &mut engine, ends.rx.len());
+                }
+            }
+            Msg::Tick { now_us } => {
+                let started = std::time::Instant::now();
+                engine.advance(now_us);
+                ship(&mut engine, None);
+                if let Some(m) = meter.as_mut() {
+                    m.batch_done(started, &mut engine, ends.rx.len());
+                }
             }
             Msg::Finish { end_us } => {
                 engine.finish(end_us);
-                ship(&mut engine);
+                ship(&mut engine, Some(u64::MAX));
+                if let Some(m) = meter.take() {
+                    m.finish(&mut engine);
+                }
                 break;
             }
         }
@@ -301,21 +398,38 @@ pub fn run_worker(
     engine.stats().clone()
 }
 
-/// Runs the writer: writes buffers as they come; keeps draining after a write error so that
+/// Runs the writer: writes buffers as they come and, with `detect`, feeds the observations
+/// to the detectors and writes their alerts; keeps draining after a write error so that
 /// workers never block on a dead output, and returns the first error.
 pub fn run_writer(
-    rx: Receiver<Vec<u8>>,
-    pool: Sender<Vec<u8>>,
+    rx: Receiver<Output>,
+    pool: Sender<Output>,
     mut w: Box<dyn Write + Send + '_>,
+    mut detect: Option<&mut crate::behaviour::Behaviour>,
 ) -> std::io::Result<()> {
     let mut first_err = None;
-    for buf in rx {
-        if first_err.is_none() {
-            if let Err(e) = w.write_all(&buf) {
+    let mut alerts = Vec::new();
+    let mut write = |w: &mut Box<dyn Write + Send + '_>, buf: &[u8]| {
+        if first_err.is_none() && !buf.is_empty() {
+            if let Err(e) = w.write_all(buf) {
                 first_err = Some(e);
             }
         }
-        let _ = pool.try_send(buf);
+    };
+    for mut o in rx {
+        write(&mut w, &o.eve);
+        if let Some(b) = detect.as_deref_mut() {
+            b.accept(o.worker, &mut o.obs, o.done_us, &mut alerts);
+            write(&mut w, &alerts);
+            alerts.clear();
+        }
+        o.eve.clear();
+        o.obs.clear();
+        let _ = pool.try_send(o);
+    }
+    if let Some(b) = detect {
+        b.finish(&mut alerts);
+        write(&mut w, &alerts);
     }
     if first_err.is_none() {
         if let Err(e) = w.flush() {

@@ -8,10 +8,12 @@ use std::time::{Duration, Instant};
 use arc_swap::ArcSwap;
 use crossbeam_channel::bounded;
 use tapir_capture::{CaptureError, CaptureFile, ReaderKind};
+use tapir_detect::DetectConfig;
 use tapir_intel::IntelDb;
 use tapir_patterns::PatternSet;
 
-use crate::pipeline::{run_worker, run_writer, Dispatcher, PipelineConfig};
+use crate::behaviour::{long_conn_thresholds_us, Behaviour};
+use crate::pipeline::{run_worker, run_writer, Dispatcher, Output, PipelineConfig};
 use crate::{Engine, EngineConfig, Stats};
 
 /// A replay that could not run or could not write its output.
@@ -49,6 +51,10 @@ pub struct ReplayOptions {
     /// When set, workers follow this indicator set (hot reload: whoever holds it stores a
     /// new set, workers switch between batches).
     pub intel_swap: Option<Arc<ArcSwap<IntelDb>>>,
+    /// When set, workers publish live numbers there and the reader its progress.
+    pub board: Option<Arc<crate::board::Board>>,
+    /// Behaviour detectors: they run when `detect.enabled` (the default).
+    pub detect: DetectConfig,
 }
 
 /// Replays `paths` in order through one engine (a one-worker pipeline).
@@ -93,6 +99,12 @@ pub fn replay_with(
         files.push(CaptureFile::open(p, opts.reader)?);
     }
     let workers = opts.pipeline.workers.max(1);
+    let mut cfg = cfg;
+    let mut behaviour = opts.detect.enabled.then(|| {
+        cfg.observe = true;
+        cfg.long_conn_us = long_conn_thresholds_us(&opts.detect);
+        Behaviour::new(opts.detect.clone(), workers)
+    });
     let mut engines = Vec::with_capacity(workers);
     for _ in 0..workers {
         let mut e = Engine::new(cfg.clone(), intel.clone());
@@ -106,19 +118,25 @@ pub fn replay_with(
         workers,
         ..opts.pipeline.clone()
     });
-    let (out_tx, out_rx) = bounded::<Vec<u8>>(workers * 4);
-    let (pool_tx, pool_rx) = bounded::<Vec<u8>>(workers * 4 + 4);
+    let (out_tx, out_rx) = bounded::<Output>(workers * 4);
+    let (pool_tx, pool_rx) = bounded::<Output>(workers * 4 + 4);
     let mut report = ReplayReport {
         workers,
         ..ReplayReport::default()
     };
     let result = std::thread::scope(|s| {
-        let writer = s.spawn(move || run_writer(out_rx, pool_tx, Box::new(out)));
+        let detect = behaviour.as_mut();
+        let writer = std::thread::Builder::new()
+            .name("tapir-writer".into())
+            .spawn_scoped(s, move || {
+                run_writer(out_rx, pool_tx, Box::new(out), detect)
+            });
         let handles: Vec<_> = ends
             .into_iter()
             .zip(engines)
             .enumerate()
-            .map(|(i, (ends, engine))| {
+            .map(|(i, (mut ends, engine))| {
+                ends.meter = opts.board.as_ref().map(|b| b.meter(i));
                 let (tx, pool) = (out_tx.clone(), pool_rx.clone());
                 let swap = opts.intel_swap.clone();
                 std::thread::Builder::new()
@@ -128,12 +146,23 @@ pub fn replay_with(
             .collect();
         drop(out_tx);
         let mut pcap_cnt = 0u64;
-        for mut file in files {
+        let progress = opts.board.as_ref().map(|b| b.reader());
+        let mut bytes_done = 0u64;
+        for (mut file, path) in files.into_iter().zip(paths) {
+            // Progress counts a record header and its captured bytes: an estimate of the file
+            // offset, corrected to the file's size at its end.
+            let mut file_bytes = 0u64;
             loop {
                 match file.next_packet() {
                     Ok(Some(p)) => {
                         pcap_cnt += 1;
+                        file_bytes += 16 + p.packet.data.len() as u64;
                         dispatcher.push(&p, pcap_cnt);
+                        if pcap_cnt & (crate::board::READER_UPDATE_PACKETS - 1) == 0 {
+                            if let Some(r) = progress {
+                                r.record(bytes_done + file_bytes, pcap_cnt);
+                            }
+                        }
                     }
                     Ok(None) => break,
                     Err(e) => {
@@ -141,6 +170,10 @@ pub fn replay_with(
                         break;
                     }
                 }
+            }
+            bytes_done += std::fs::metadata(path).map_or(file_bytes, |m| m.len());
+            if let Some(r) = progress {
+                r.file_done(bytes_done, pcap_cnt);
             }
         }
         dispatcher.finish();
@@ -152,7 +185,12 @@ pub fn replay_with(
                 _ => panicked = true,
             }
         }
-        let written = writer.join().map_err(|_| ReplayError::Worker)?;
+        // A writer that could not start drops its channel end: workers then discard their
+        // output and the run still ends, with the error.
+        let written = match writer {
+            Ok(h) => h.join().map_err(|_| ReplayError::Worker)?,
+            Err(e) => Err(e),
+        };
         written?;
         if panicked {
             return Err(ReplayError::Worker);
@@ -160,6 +198,9 @@ pub fn replay_with(
         Ok(stats)
     });
     report.stats = result?;
+    if let Some(b) = &behaviour {
+        report.stats.merge(b.stats());
+    }
     report.elapsed = started.elapsed();
     Ok(report)
 }

@@ -28,8 +28,17 @@ pub struct Stats {
     pub fragments: u64,
     pub flows: u64,
     pub flows_forced: u64,
+    /// Flows ended, by the reason in their flow record (`timeout`, `forced`, `shutdown`).
+    pub flows_ended: BTreeMap<&'static str, u64>,
     pub events: BTreeMap<&'static str, u64>,
+    /// Every alert: intel, payload pattern and behaviour.
     pub alerts: u64,
+    /// Alerts raised by the behaviour detectors, in total and by detector.
+    pub behaviour_alerts: u64,
+    pub behaviour_by_detector: BTreeMap<&'static str, u64>,
+    /// Observations handed to the detectors out of order because the merge buffer was full
+    /// (a worker far behind the others); results may then depend on the worker count.
+    pub behaviour_obs_forced: u64,
     /// App-layer parse failures by protocol (`tls`, `dns`, `http`).
     pub app_errors: BTreeMap<&'static str, u64>,
     pub tcp_gaps: u64,
@@ -95,10 +104,18 @@ impl Stats {
         self.fragments += o.fragments;
         self.flows += o.flows;
         self.flows_forced += o.flows_forced;
+        for (k, v) in &o.flows_ended {
+            *self.flows_ended.entry(k).or_insert(0) += v;
+        }
         for (k, v) in &o.events {
             *self.events.entry(k).or_insert(0) += v;
         }
         self.alerts += o.alerts;
+        self.behaviour_alerts += o.behaviour_alerts;
+        for (k, v) in &o.behaviour_by_detector {
+            *self.behaviour_by_detector.entry(k).or_insert(0) += v;
+        }
+        self.behaviour_obs_forced += o.behaviour_obs_forced;
         for (k, v) in &o.app_errors {
             *self.app_errors.entry(k).or_insert(0) += v;
         }
@@ -154,7 +171,14 @@ impl Stats {
             ("pattern_scan_errors".into(), self.pattern_scan_errors),
             ("intel_expired_hits".into(), self.intel_expired_hits),
             ("sightings_dropped".into(), self.sightings_dropped),
+            ("behaviour_alerts".into(), self.behaviour_alerts),
+            ("behaviour_obs_forced".into(), self.behaviour_obs_forced),
         ];
+        v.extend(
+            self.behaviour_by_detector
+                .iter()
+                .map(|(k, n)| (format!("behaviour.{k}"), *n)),
+        );
         v.extend(
             self.decode_errors
                 .iter()

@@ -32,8 +32,12 @@ pub struct RawConfig {
     pub workers: Option<usize>,
     #[serde(default)]
     pub capture: RawCapture,
+    /// This sensor's name in every record of the network outputs (`host`); default: the host
+    /// name.
+    pub sensor_name: Option<String>,
+    /// `[[output]]` entries, or the older `[output]` table (see crate::outputs).
     #[serde(default)]
-    pub output: RawOutput,
+    pub output: crate::outputs::RawOutputs,
     #[serde(default)]
     pub intel: RawIntel,
     #[serde(default)]
@@ -46,6 +50,22 @@ pub struct RawConfig {
     pub pipeline: RawPipeline,
     #[serde(default)]
     pub patterns: RawPatterns,
+    #[serde(default)]
+    pub metrics: RawMetrics,
+    /// Behaviour detectors (`[detect]`, `[detect.beacon]`, ...): the detector crate's own
+    /// settings, unknown keys refused there too.
+    #[serde(default)]
+    pub detect: tapir_engine::DetectConfig,
+    /// Response (`[respond]`): block decisions pushed to firewalls; checked by tapir-respond.
+    #[serde(default)]
+    pub respond: tapir_respond::RawRespond,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMetrics {
+    pub enabled: Option<bool>,
+    pub listen: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -61,12 +81,17 @@ pub struct RawPatterns {
 #[serde(deny_unknown_fields)]
 pub struct RawCapture {
     pub reader: Option<String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawOutput {
-    pub eve: Option<String>,
+    /// Live capture (`tapir run`): see [`live_capture`].
+    pub kind: Option<String>,
+    #[serde(default)]
+    pub interfaces: Vec<String>,
+    pub bpf: Option<String>,
+    pub promisc: Option<bool>,
+    pub ring_size: Option<Size>,
+    pub block_size: Option<Size>,
+    pub frame_size: Option<Size>,
+    pub block_timeout: Option<Dur>,
+    pub fanout_group: Option<u16>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -123,13 +148,24 @@ pub struct Config {
     pub engine: EngineConfig,
     pub pipeline: PipelineConfig,
     pub reader: ReaderKind,
-    pub eve: String,
+    /// Live capture settings for `tapir run` (`[capture]`).
+    pub live: tapir_capture::live::LiveConfig,
+    /// Where events go: stdout, files, Redis streams, Kafka topics.
+    pub outputs: Vec<tapir_output::OutputSpec>,
+    pub sensor_name: Option<String>,
     pub intel: Vec<PathBuf>,
     pub feeds: Vec<tapir_intel::FeedConfig>,
     pub feed_cache: Option<PathBuf>,
     pub patterns: Vec<PathBuf>,
     pub pattern_depth: u64,
     pub pattern_cache: Option<PathBuf>,
+    /// Prometheus endpoint (`[metrics]`): served when enabled.
+    pub metrics_enabled: bool,
+    pub metrics_listen: std::net::SocketAddr,
+    /// Behaviour detectors; on by default.
+    pub detect: tapir_engine::DetectConfig,
+    /// Response: policy, guards, backends (`[respond]`); off by default.
+    pub respond: tapir_respond::RespondConfig,
 }
 
 impl Default for Config {
@@ -138,13 +174,19 @@ impl Default for Config {
             engine: EngineConfig::default(),
             pipeline: PipelineConfig::default(),
             reader: ReaderKind::Native,
-            eve: "-".into(),
+            live: tapir_capture::live::LiveConfig::default(),
+            outputs: vec![tapir_output::OutputSpec::new(tapir_output::Target::Stdout)],
+            sensor_name: None,
             intel: Vec::new(),
             feeds: Vec::new(),
             feed_cache: None,
             patterns: Vec::new(),
             pattern_depth: tapir_patterns::DEFAULT_STREAM_DEPTH,
             pattern_cache: None,
+            metrics_enabled: false,
+            metrics_listen: std::net::SocketAddr::from(([127, 0, 0, 1], 9917)),
+            detect: tapir_engine::DetectConfig::default(),
+            respond: tapir_respond::RespondConfig::default(),
         }
     }
 }
@@ -265,7 +307,12 @@ pub fn parse_duration_us(s: &str) -> Result<u64, String> {
 
 type Invalid = (String, String);
 
-fn size(key: &str, v: &Option<Size>, min: u64, max: u64) -> Result<Option<u64>, Invalid> {
+pub(crate) fn size(
+    key: &str,
+    v: &Option<Size>,
+    min: u64,
+    max: u64,
+) -> Result<Option<u64>, Invalid> {
     let Some(v) = v else { return Ok(None) };
     let n = match v {
         Size::Bytes(n) => *n,
@@ -277,7 +324,7 @@ fn size(key: &str, v: &Option<Size>, min: u64, max: u64) -> Result<Option<u64>, 
     Ok(Some(n))
 }
 
-fn dur(key: &str, v: &Option<Dur>) -> Result<Option<u64>, Invalid> {
+pub(crate) fn dur(key: &str, v: &Option<Dur>) -> Result<Option<u64>, Invalid> {
     let Some(v) = v else { return Ok(None) };
     let us = match v {
         Dur::Secs(n) => n
@@ -318,11 +365,16 @@ impl RawConfig {
         if let Some(r) = &self.capture.reader {
             c.reader = parse_reader(r).map_err(|m| ("capture.reader".to_string(), m))?;
         }
-        if let Some(e) = self.output.eve {
-            if e.is_empty() {
-                return Err(("output.eve".into(), "must be a path or \"-\"".into()));
+        c.live = live_capture(&self.capture)?;
+        c.outputs = crate::outputs::validate(self.output)?;
+        if let Some(n) = self.sensor_name {
+            if n.is_empty() || n.len() > 255 || n.chars().any(char::is_control) {
+                return Err((
+                    "sensor_name".into(),
+                    "must be 1 to 255 characters, no control characters".into(),
+                ));
             }
-            c.eve = e;
+            c.sensor_name = Some(n);
         }
         c.intel = self.intel.paths;
         for (i, f) in self.intel.feeds.iter().enumerate() {
@@ -397,8 +449,74 @@ impl RawConfig {
         if let Some(v) = range("pipeline.queue_batches", p.queue_batches, 1, 4096)? {
             c.pipeline.queue_batches = v;
         }
+        if let Some(v) = self.metrics.enabled {
+            c.metrics_enabled = v;
+        }
+        if let Some(l) = &self.metrics.listen {
+            c.metrics_listen = parse_listen(l).map_err(|m| ("metrics.listen".to_string(), m))?;
+        }
+        self.detect.validate().map_err(|m| detect_error(&m))?;
+        c.detect = self.detect;
+        c.respond = self.respond.validate()?;
         Ok(c)
     }
+}
+
+/// The detector crate's message starts with the key (`detect.beacon.min_connections must
+/// be >= 4`, `detect.home_net: ...`): split it off so the error reads like every other.
+fn detect_error(m: &str) -> Invalid {
+    match m.split_once(' ') {
+        Some((key, rest)) if key.starts_with("detect") => {
+            (key.trim_end_matches(':').to_string(), rest.to_string())
+        }
+        _ => ("detect".to_string(), m.to_string()),
+    }
+}
+
+/// An `IP:PORT` to listen on (no host names: nothing is resolved at startup).
+pub fn parse_listen(s: &str) -> Result<std::net::SocketAddr, String> {
+    s.trim().parse().map_err(|_| {
+        format!("{s:?} is not an address and port (e.g. \"127.0.0.1:9917\", \"[::1]:9917\")")
+    })
+}
+
+/// The live capture keys of `[capture]`, checked; errors name the key.
+fn live_capture(raw: &RawCapture) -> Result<tapir_capture::live::LiveConfig, Invalid> {
+    use tapir_capture::live::{CaptureKind, LiveConfig};
+    let mut l = LiveConfig::default();
+    if let Some(k) = &raw.kind {
+        l.kind = CaptureKind::parse(k).map_err(|m| ("capture.kind".to_string(), m))?;
+    }
+    for i in &raw.interfaces {
+        if i.is_empty() || i.len() > 15 || i.contains(['/', ' ']) {
+            return Err((
+                "capture.interfaces".into(),
+                format!("{i:?} is not an interface name"),
+            ));
+        }
+    }
+    l.interfaces.clone_from(&raw.interfaces);
+    l.bpf = raw.bpf.clone().filter(|b| !b.trim().is_empty());
+    if let Some(p) = raw.promisc {
+        l.promisc = p;
+    }
+    if let Some(v) = size("capture.ring_size", &raw.ring_size, 8192, 1 << 40)? {
+        l.ring_size = v;
+    }
+    if let Some(v) = size("capture.block_size", &raw.block_size, 4096, 1 << 30)? {
+        l.block_size = u32::try_from(v).unwrap_or(u32::MAX);
+    }
+    if let Some(v) = size("capture.frame_size", &raw.frame_size, 128, 1 << 30)? {
+        l.frame_size = u32::try_from(v).unwrap_or(u32::MAX);
+    }
+    if let Some(us) = dur("capture.block_timeout", &raw.block_timeout)? {
+        l.block_timeout_ms = u32::try_from(us / 1000).unwrap_or(u32::MAX);
+    }
+    if let Some(g) = raw.fanout_group {
+        l.fanout_group = g;
+    }
+    l.validate().map_err(|(k, m)| (k.to_string(), m))?;
+    Ok(l)
 }
 
 /// `native` or `libpcap`.
@@ -446,6 +564,13 @@ mod tests {
         assert_eq!(c.pipeline.batch_bytes, d.pipeline.batch_bytes);
         assert_eq!(c.pipeline.queue_batches, d.pipeline.queue_batches);
         assert_eq!(c.pattern_depth, d.pattern_depth);
+        assert_eq!(c.live, d.live);
+        assert_eq!(c.outputs, d.outputs);
+        assert_eq!(c.sensor_name, d.sensor_name);
+        assert_eq!(c.metrics_enabled, d.metrics_enabled);
+        assert_eq!(c.metrics_listen, d.metrics_listen);
+        assert_eq!(c.detect, d.detect);
+        assert_eq!(c.respond, d.respond);
     }
 
     #[test]
@@ -454,6 +579,32 @@ mod tests {
         assert!(e.contains("max_flow") && e.contains("unknown field"), "{e}");
         let e = err("[flows]\n");
         assert!(e.contains("flows"), "{e}");
+    }
+
+    #[test]
+    fn detect_settings_are_checked_by_name() {
+        let e = err("[detect.beacon]\nmin_connections = 2\n");
+        assert!(
+            e.contains("t.toml: detect.beacon.min_connections: must be"),
+            "{e}"
+        );
+        let e = err("[detect.beacon]\nmin_conections = 20\n");
+        assert!(
+            e.contains("detect.beacon") && e.contains("min_conections"),
+            "{e}"
+        );
+        let e = err("[detect]\nhome_net = [\"10.0.0.0/40\"]\n");
+        assert!(e.contains("detect.home_net"), "{e}");
+        let c = parse(
+            "[detect]\nhome_net = [\"192.0.2.0/24\"]\n[detect.scan]\nenabled = false\n",
+            Path::new("t.toml"),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert!(c.detect.enabled && !c.detect.scan.enabled);
+        assert_eq!(c.detect.home_net.len(), 1);
+        let c = parse("[detect]\nenabled = false\n", Path::new("t.toml"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(!c.detect.enabled);
     }
 
     #[test]
@@ -470,6 +621,35 @@ mod tests {
         assert!(e.contains("capture.reader"), "{e}");
         let e = err("workers = -1\n");
         assert!(e.contains("workers"), "{e}");
+        let e = err("[metrics]\nlisten = \"localhost:9917\"\n");
+        assert!(e.contains("metrics.listen"), "{e}");
+        let e = err("[metrics]\nenabled = \"yes\"\n");
+        assert!(e.contains("metrics.enabled"), "{e}");
+    }
+
+    #[test]
+    fn live_capture_keys_are_checked_by_name() {
+        let c = parse(
+            "[capture]\nkind = \"pcap\"\ninterfaces = [\"eth1\", \"eth2\"]\nbpf = \"not port 22\"\nring_size = \"64MiB\"\nblock_timeout = \"50ms\"\n",
+            Path::new("t.toml"),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.live.kind, tapir_capture::live::CaptureKind::Pcap);
+        assert_eq!(c.live.interfaces, ["eth1", "eth2"]);
+        assert_eq!(c.live.bpf.as_deref(), Some("not port 22"));
+        assert_eq!(c.live.ring_size, 64 << 20);
+        assert_eq!(c.live.block_timeout_ms, 50);
+        for (text, key) in [
+            ("kind = \"pfring\"", "capture.kind"),
+            ("block_size = \"5000\"", "capture.block_size"),
+            ("frame_size = 100", "capture.frame_size"),
+            ("ring_size = \"1MiB\"", "capture.ring_size"),
+            ("interfaces = [\"a/b\"]", "capture.interfaces"),
+            ("fanout_group = 70000", "capture.fanout_group"),
+        ] {
+            let e = err(&format!("[capture]\n{text}\n"));
+            assert!(e.contains(key), "{text}: {e}");
+        }
     }
 
     #[test]

@@ -3,10 +3,16 @@
 
 #![forbid(unsafe_code)]
 
+mod cmd_block;
+mod cmd_hunt;
+mod cmd_run;
+mod cmd_rules;
 mod config;
+mod metrics;
+mod outputs;
+mod progress;
+mod service;
 
-use std::fs::File;
-use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -41,9 +47,13 @@ enum Cmd {
         /// replaces patterns.paths).
         #[arg(long = "patterns", value_name = "PATH")]
         patterns: Vec<PathBuf>,
-        /// Where EVE JSON lines go; `-` is stdout.
+        /// Where EVE JSON lines go; `-` is stdout (shorthand for --output file:PATH).
         #[arg(long = "eve", value_name = "PATH")]
         eve: Option<String>,
+        /// An output (repeatable; replaces [[output]]): `-`, file:PATH,
+        /// redis://HOST:PORT/STREAM or kafka://BROKER[,BROKER...]/TOPIC.
+        #[arg(long = "output", value_name = "TARGET")]
+        output: Vec<String>,
         /// Worker threads (default: one per core).
         #[arg(long, value_name = "N")]
         workers: Option<usize>,
@@ -59,9 +69,31 @@ enum Cmd {
         /// the top hits and per-feed counts.
         #[arg(long, value_name = "PREFIX")]
         sightings: Option<PathBuf>,
+        /// Serve Prometheus metrics on ADDR (IP:PORT; port 0 picks one) while replaying:
+        /// /metrics and /healthz (turns on and overrides [metrics]).
+        #[arg(long, value_name = "ADDR")]
+        metrics: Option<String>,
+        /// Keep the metrics endpoint up SECONDS after the replay ends, so that a scraper can
+        /// read the final numbers.
+        #[arg(long, value_name = "SECONDS")]
+        metrics_linger: Option<u64>,
         /// Capture files, replayed in order as one stream of packets.
         #[arg(value_name = "CAPTURE", required = true)]
         captures: Vec<PathBuf>,
+    },
+    /// Capture live from network interfaces (AF_PACKET or libpcap) until SIGTERM/SIGINT and
+    /// write EVE JSON events; SIGHUP reloads intel and reopens output files.
+    Run(cmd_run::RunArgs),
+    /// Operator block decisions: add, del, list, sync (same guards, journal and backends as
+    /// the sensor's automatic ones).
+    Block(cmd_block::BlockArgs),
+    /// Replay captures and evaluate hunt hypotheses over the events: verdicts, an HTML/JSON
+    /// report and evidence pcaps.
+    Hunt(cmd_hunt::HuntArgs),
+    /// Hunt rule files: check them before deploying.
+    Rules {
+        #[command(subcommand)]
+        cmd: cmd_rules::RulesCmd,
     },
     /// Check a configuration file and print the effective settings.
     CheckConfig {
@@ -96,10 +128,13 @@ fn main() -> ExitCode {
             intel,
             patterns,
             eve,
+            output,
             workers,
             reader,
             reload_intel_every,
             sightings,
+            metrics,
+            metrics_linger,
             captures,
         } => (|| {
             let mut cfg = match &config {
@@ -112,9 +147,7 @@ fn main() -> ExitCode {
             if !patterns.is_empty() {
                 cfg.patterns = patterns;
             }
-            if let Some(e) = eve {
-                cfg.eve = e;
-            }
+            outputs::apply_flags(&mut cfg, eve.as_deref(), &output)?;
             if let Some(w) = workers {
                 anyhow::ensure!(w >= 1, "--workers: must be at least 1");
                 cfg.pipeline.workers = w;
@@ -122,18 +155,28 @@ fn main() -> ExitCode {
             if let Some(r) = reader {
                 cfg.reader = config::parse_reader(&r).map_err(|m| anyhow::anyhow!("--reader: {m}"))?;
             }
-            run_replay(&cfg, &captures, reload_intel_every, sightings.as_deref())
+            if let Some(a) = metrics {
+                cfg.metrics_enabled = true;
+                cfg.metrics_listen =
+                    config::parse_listen(&a).map_err(|m| anyhow::anyhow!("--metrics: {m}"))?;
+            }
+            let linger = std::time::Duration::from_secs(metrics_linger.unwrap_or(0));
+            run_replay(&cfg, &captures, reload_intel_every, sightings.as_deref(), linger, Vec::new())
         })(),
+        Cmd::Run(args) => cmd_run::run(args),
+        Cmd::Block(args) => cmd_block::run(args),
+        Cmd::Hunt(args) => cmd_hunt::run(args),
+        Cmd::Rules { cmd } => cmd_rules::run(cmd),
         Cmd::Intel {
             cmd: IntelCmd::Check { json, paths },
         } => intel_check(&paths, json),
         Cmd::CheckConfig { file } => config::load(&file).map_err(Into::into).map(|c| {
             println!("{}: ok", file.display());
             println!(
-                "workers={} reader={:?} eve={} intel={:?} max_flows={} stream.depth={} defrag.max_bytes={} queue_batches={} batch_bytes={}",
+                "workers={} reader={:?} outputs={} intel={:?} max_flows={} stream.depth={} defrag.max_bytes={} queue_batches={} batch_bytes={}",
                 c.pipeline.workers,
                 c.reader,
-                c.eve,
+                outputs::describe(&c.outputs),
                 c.intel,
                 c.engine.max_flows,
                 c.engine.stream.depth,
@@ -141,6 +184,7 @@ fn main() -> ExitCode {
                 c.pipeline.queue_batches,
                 c.pipeline.batch_bytes
             );
+            println!("{}", detect_summary(&c.detect));
         }),
     };
     match result {
@@ -150,6 +194,33 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `detect=on home_net=... detectors=beacon,dns_tunnel,...` for `check-config`.
+fn detect_summary(d: &tapir_engine::DetectConfig) -> String {
+    if !d.enabled {
+        return "detect=off".into();
+    }
+    let on: Vec<&str> = [
+        ("beacon", d.beacon.enabled),
+        ("dns_tunnel", d.dns_tunnel.enabled),
+        ("dga", d.dga.enabled),
+        ("scan", d.scan.enabled),
+        ("exfil", d.exfil.enabled),
+        ("long_conn", d.long_conn.enabled),
+        ("port_mismatch", d.port_mismatch.enabled),
+        ("tls_anomaly", d.tls_anomaly.enabled),
+    ]
+    .iter()
+    .filter(|(_, on)| *on)
+    .map(|(n, _)| *n)
+    .collect();
+    let nets: Vec<String> = d.home_net.iter().map(|(ip, l)| format!("{ip}/{l}")).collect();
+    format!(
+        "detect=on home_net={} detectors={}",
+        nets.join(","),
+        on.join(",")
+    )
 }
 
 fn intel_check(paths: &[PathBuf], json: bool) -> anyhow::Result<()> {
@@ -192,8 +263,18 @@ fn run_replay(
     captures: &[PathBuf],
     reload_every_ms: Option<u64>,
     sightings: Option<&std::path::Path>,
+    metrics_linger: std::time::Duration,
+    // Consumers of the run's events (`tapir hunt`), on the writer thread.
+    taps: Vec<Box<dyn tapir_engine::tap::EventTap>>,
 ) -> anyhow::Result<()> {
+    let board = tapir_engine::board::Board::new();
+    let endpoint = if cfg.metrics_enabled {
+        Some(metrics::start(cfg.metrics_listen, &board)?)
+    } else {
+        None
+    };
     let mut source = IntelSource::new(cfg)?;
+    let load_started = std::time::Instant::now();
     let intel = if source.is_empty() {
         IntelDb::empty()
     } else {
@@ -207,6 +288,9 @@ fn run_replay(
         db
     };
     let intel = Arc::new(intel);
+    if !source.is_empty() {
+        tapir_metrics::intel_loaded(&intel, load_started.elapsed());
+    }
     // Hot reload: a thread rebuilds the set off the packet path on SIGHUP or on a timer and
     // swaps it in; a set that fails to build is refused and the old one stays.
     let swap = Arc::new(arc_swap::ArcSwap::new(Arc::clone(&intel)));
@@ -245,21 +329,27 @@ fn run_replay(
         );
         Some(loaded.set)
     };
-    let mut out: Box<dyn Write + Send> = if cfg.eve == "-" {
-        Box::new(BufWriter::with_capacity(1 << 16, io::stdout()))
-    } else {
-        let f = File::create(&cfg.eve)
-            .map_err(|e| anyhow::anyhow!("{}: cannot create EVE output: {e}", cfg.eve))?;
-        Box::new(BufWriter::with_capacity(1 << 16, f))
-    };
+    let mut outs = outputs::open(cfg)?;
+    let mut out = outputs::writer(&mut outs);
+    if let Some(ep) = &endpoint {
+        out = ep.tap_output(out);
+    }
+    if !taps.is_empty() {
+        out = Box::new(tapir_engine::tap::TapWriter::new(out, taps));
+    }
+    let responder = cmd_block::attach(&cfg.respond, &mut out)?;
     let opts = ReplayOptions {
         pipeline: cfg.pipeline.clone(),
         reader: cfg.reader,
         patterns,
         pattern_depth: cfg.pattern_depth,
         intel_swap: reloader.is_some().then(|| Arc::clone(&swap)),
+        board: Some(Arc::clone(&board)),
+        detect: cfg.detect.clone(),
     };
+    let bar = progress::start(&board, captures);
     let report = replay_with(captures, intel, cfg.engine.clone(), &opts, &mut *out);
+    drop(bar);
     done.store(true, Ordering::Relaxed);
     if let Some(h) = reloader {
         if let Ok((ok, failed)) = h.join() {
@@ -268,8 +358,11 @@ fn run_replay(
             }
         }
     }
-    let report = report?;
+    // Flushes the local outputs, then waits (bounded) for the brokers.
     drop(out);
+    cmd_block::finish(responder);
+    let out_stats = outs.close();
+    let report = report?;
     if let Some(prefix) = sightings {
         write_sightings(prefix, &swap.load_full(), &report.stats)?;
     }
@@ -283,8 +376,12 @@ fn run_replay(
         .map(|(k, v)| format!("{k}={v}"))
         .collect();
     eprintln!("tapir: counters: {}", counters.join(" "));
+    outputs::report(&out_stats);
     // The summary is the last line of every run.
     eprintln!("{}", summary_line(&report));
+    if endpoint.is_some() {
+        std::thread::sleep(metrics_linger);
+    }
     Ok(())
 }
 
@@ -500,10 +597,13 @@ fn reload_loop(
         last = std::time::Instant::now();
         match source.build(false) {
             Ok(db) => {
-                swap.store(Arc::new(db));
+                let db = Arc::new(db);
+                tapir_metrics::intel_loaded(&db, last.elapsed());
+                swap.store(db);
                 ok += 1;
             }
             Err(e) => {
+                tapir_metrics::intel_load_failed(last.elapsed());
                 failed += 1;
                 eprintln!("tapir: warning: intel reload refused, keeping the current set: {e}");
             }

@@ -17,6 +17,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod behaviour;
 pub mod bench;
 pub mod demo;
 pub mod dns;

@@ -6,6 +6,7 @@
 //!                      [--mean-frame BYTES] [--plant N] [--flood]
 //! tapir-gen-demo intel --out DIR [--domains N] [--ips N] [--ja3 N] [--ja4 N]
 //!                      [--patterns N] [--regexes N] [--seed S] [--truth FILE]
+//! tapir-gen-demo behaviour --out DIR [--scenario NAME]
 //! ```
 //!
 //! Numbers take K/M/G/T (powers of 1000) or KiB/MiB/GiB/TiB (powers of 1024) suffixes.
@@ -27,12 +28,15 @@ const USAGE: &str = "usage:
                        [--patterns N] [--regexes N] [--seed S] [--truth FILE]
       writes DIR/domains.txt ips.txt ja3.txt ja4.txt [patterns.txt] [patterns-regex.rules]
       defaults: 100K domains, 1M IPs/CIDRs, 10K JA3, 10K JA4; no patterns/regexes
+  tapir-gen-demo behaviour --out DIR [--scenario NAME]
+      writes DIR/NAME.pcap and DIR/NAME.pcap.truth.json for every behaviour scenario (or one)
 numbers take K/M/G/T (x1000) or KiB/MiB/GiB/TiB (x1024) suffixes, e.g. --size 1GiB";
 
 enum Cmd {
     Demo(PathBuf),
     Bench(PathBuf, BenchConfig),
     Intel(PathBuf, IntelConfig, Option<PathBuf>),
+    Behaviour(PathBuf, Option<String>),
 }
 
 /// A count or size: digits, then an optional K/M/G/T or KiB/MiB/GiB/TiB suffix (any case).
@@ -63,6 +67,7 @@ fn parse(args: &[String]) -> Result<Cmd, String> {
     let mut cfg = BenchConfig::default();
     let mut icfg = IntelConfig::default();
     let mut truth_file = None;
+    let mut scenario = None;
     let (mut packets, mut size) = (None, None);
     let mut it = rest.iter();
     while let Some(flag) = it.next() {
@@ -109,6 +114,17 @@ fn parse(args: &[String]) -> Result<Cmd, String> {
             ("intel", "--patterns") => icfg.patterns = Some(num(value()?)?),
             ("intel", "--regexes") => icfg.regexes = Some(num(value()?)?),
             ("intel", "--truth") => truth_file = Some(PathBuf::from(value()?)),
+            ("behaviour", "--scenario") => {
+                let name = value()?;
+                if tapir_gen_demo::behaviour::scenario(name).is_none() {
+                    let names: Vec<&str> = tapir_gen_demo::behaviour::SCENARIOS
+                        .iter()
+                        .map(|s| s.name)
+                        .collect();
+                    return Err(format!("unknown scenario {name} ({})", names.join(", ")));
+                }
+                scenario = Some(name.clone());
+            }
             _ => return Err(format!("unknown argument {flag}")),
         }
     }
@@ -124,6 +140,7 @@ fn parse(args: &[String]) -> Result<Cmd, String> {
             Ok(Cmd::Bench(out, cfg))
         }
         "intel" => Ok(Cmd::Intel(out, icfg, truth_file)),
+        "behaviour" => Ok(Cmd::Behaviour(out, scenario)),
         other => Err(format!("unknown subcommand {other}")),
     }
 }
@@ -166,6 +183,25 @@ fn run(cmd: Cmd) -> Result<(), String> {
                     truth_path(&path).display(),
                     cfg.plant,
                     s.planted.len()
+                );
+            }
+        }
+        Cmd::Behaviour(dir, only) => {
+            std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+            for sc in tapir_gen_demo::behaviour::SCENARIOS {
+                if only.as_deref().is_some_and(|n| n != sc.name) {
+                    continue;
+                }
+                let path = dir.join(format!("{}.pcap", sc.name));
+                let t = tapir_gen_demo::behaviour::write_scenario(sc, &path)
+                    .map_err(|e| format!("{}: {e}", path.display()))?;
+                eprintln!(
+                    "wrote {}: {} packets ({}): fires {:?}, silent {:?}",
+                    path.display(),
+                    t.packets,
+                    t.about,
+                    t.fires.iter().map(|f| f.detector).collect::<Vec<_>>(),
+                    t.silent
                 );
             }
         }

@@ -43,10 +43,23 @@ impl<W: Write> PcapWriter<W> {
 
     /// Appends one frame captured at `ts_us` microseconds since the Unix epoch.
     pub fn write_packet(&mut self, ts_us: u64, frame: &[u8]) -> io::Result<()> {
+        self.write_packet_cut(ts_us, frame, frame.len())
+    }
+
+    /// Appends the first bytes of a frame that was `orig_len` bytes on the wire (a capture
+    /// with a short snap length: `frame` is what was kept).
+    pub fn write_packet_cut(
+        &mut self,
+        ts_us: u64,
+        frame: &[u8],
+        orig_len: usize,
+    ) -> io::Result<()> {
         let len = u32::try_from(frame.len())
             .ok()
             .filter(|&l| l <= SNAPLEN)
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "frame over snaplen"))?;
+        let orig = u32::try_from(orig_len.max(frame.len()))
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "frame over 4 GiB"))?;
         let secs = u32::try_from(ts_us / 1_000_000)
             .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "timestamp after 2106"))?;
         let usecs = (ts_us % 1_000_000) as u32;
@@ -54,7 +67,7 @@ impl<W: Write> PcapWriter<W> {
         h[0..4].copy_from_slice(&secs.to_le_bytes());
         h[4..8].copy_from_slice(&usecs.to_le_bytes());
         h[8..12].copy_from_slice(&len.to_le_bytes());
-        h[12..16].copy_from_slice(&len.to_le_bytes());
+        h[12..16].copy_from_slice(&orig.to_le_bytes());
         self.out.write_all(&h)?;
         self.out.write_all(frame)?;
         self.packets += 1;

@@ -44,6 +44,21 @@ impl<W: Write> Trace<W> {
         self.pcap.write_packet(self.now_us, &self.buf)
     }
 
+    /// Writes a frame whose payload was `claimed` bytes on the wire but is not captured, as
+    /// a host capture with a short snap length (or one with receive offload, whose segments
+    /// reach 64 KiB) shows it: the IP length fields count the payload, the capture holds the
+    /// headers only, and the record's original length is the whole frame.
+    pub fn emit_cut(&mut self, hdr: &Header<'_>, claimed: usize) -> io::Result<()> {
+        let mut hdr = *hdr;
+        if hdr.ip_id == 0 {
+            self.ip_id = self.ip_id.wrapping_add(1);
+            hdr.ip_id = self.ip_id;
+        }
+        build_frame(&mut self.buf, &hdr, |_| {});
+        let orig_len = wire::claim_payload(&mut self.buf, &hdr, claimed);
+        self.pcap.write_packet_cut(self.now_us, &self.buf, orig_len)
+    }
+
     pub fn packets(&self) -> u64 {
         self.pcap.packets()
     }

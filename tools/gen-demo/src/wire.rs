@@ -219,6 +219,41 @@ pub fn build_frame(buf: &mut Vec<u8>, hdr: &Header<'_>, payload: impl FnOnce(&mu
     put16(buf, csum_at, c);
 }
 
+/// Grows the IP length fields of a frame built by [`build_frame`] (without payload) by
+/// `claimed` payload bytes that are not in `buf`, and returns the frame's length on the wire.
+/// The IPv4 header checksum is recomputed; the transport checksum is left as it is (a
+/// truncated capture cannot verify it anyway). `claimed` is capped so lengths fit.
+pub fn claim_payload(buf: &mut [u8], hdr: &Header<'_>, claimed: usize) -> usize {
+    let ip_start = 14 + if hdr.l2.vlan.is_some() { 4 } else { 0 };
+    let v6 = hdr.dst.is_ipv6();
+    let field = if v6 { ip_start + 4 } else { ip_start + 2 };
+    let Some(cur) = buf
+        .get(field..field + 2)
+        .map(|b| usize::from(u16::from_be_bytes([b[0], b[1]])))
+    else {
+        return buf.len();
+    };
+    let claimed = claimed.min(usize::from(u16::MAX) - cur);
+    put16(buf, field, (cur + claimed) as u16);
+    if !v6 {
+        put16(buf, ip_start + 10, 0);
+        let c = checksum(&[buf.get(ip_start..ip_start + 20).unwrap_or(&[])]);
+        put16(buf, ip_start + 10, c);
+    }
+    if let L4::Udp { .. } = hdr.l4 {
+        let l4_start = ip_start + if v6 { 40 } else { 20 };
+        if let Some(b) = buf.get(l4_start + 4..l4_start + 6) {
+            let ul = usize::from(u16::from_be_bytes([b[0], b[1]]));
+            put16(
+                buf,
+                l4_start + 4,
+                (ul + claimed).min(usize::from(u16::MAX)) as u16,
+            );
+        }
+    }
+    buf.len() + claimed
+}
+
 fn put16(buf: &mut [u8], at: usize, v: u16) {
     if let Some(s) = buf.get_mut(at..at + 2) {
         s.copy_from_slice(&v.to_be_bytes());
