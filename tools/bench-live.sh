@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Live capture rate for benches/README.md: the highest tcpreplay rate over a veth pair at which
 # `tapir run` (AF_PACKET) drops nothing, for 1 and 2 workers, with both sides' CPU use.
-# Needs root, ip and tcpreplay. Namespaces get unique names and are removed on exit.
+# Needs root, ip and tcpreplay. Namespaces get unique names and are removed on exit. Each
+# worker count climbs the PPS ladder until a step drops packets; `top` is tcpreplay --topspeed.
 #   tools/bench-live.sh [SIZE] [KIND] [PPS...]   e.g. tools/bench-live.sh 256MiB afpacket
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,7 +10,7 @@ SIZE=${1:-256MiB}
 KIND=${2:-afpacket}
 shift $(($# > 2 ? 2 : $#))
 LADDER=("$@")
-[ ${#LADDER[@]} -gt 0 ] || LADDER=(20000 40000 60000 80000 100000 130000 160000 200000)
+[ ${#LADDER[@]} -gt 0 ] || LADDER=(50000 100000 150000 200000 top)
 cargo build --release -q -p tapir -p tapir-gen-demo
 R=$PWD/target/release
 D=$PWD/target/bench
@@ -37,9 +38,6 @@ ip -n "$NB" link set "$IB" mtu 9000 up
 ip -n "$NB" link set lo up
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 HZ=$(getconf CLK_TCK)
-# About how many packets the capture holds (700-byte mean frame plus the record header), to
-# sample the busy ratio half-way through a send.
-NPKT=$(( $(stat -c %s "$CAP") / 716 ))
 echo "capture: $CAP ($(stat -c %s "$CAP") bytes), kind: $KIND, cores: $(nproc), load: $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '| %-7s | %8s | %10s | %12s | %10s | %9s | %9s | %10s |\n' workers "pps asked" "pps sent" "kernel drops" "Mbit/s" "tapir CPU" "sender CPU" "busy ratio"
 for W in 1 2; do
@@ -51,10 +49,16 @@ for W in 1 2; do
         until grep -q "capturing on" "$ERR"; do sleep 0.2; kill -0 $PID || { cat "$ERR"; exit 1; }; done
         T0=$(ticks $PID)
         BUSY=$(mktemp)
-        # Busy ratio sampled in the middle of the send.
-        (sleep "$(awk -v n="$NPKT" -v r="$PPS" 'BEGIN {printf "%.1f", n / r / 2}')"; ip netns exec "$NB" curl -s http://127.0.0.1:9917/metrics \
-            | awk '/^tapir_worker_busy_ratio/ {s += $2; n++} END {if (n) printf "%.2f", s / n}' > "$BUSY") &
-        OUT=$( { /usr/bin/time -f 'SENDER_CPU %U %S %e' ip netns exec "$NA" tcpreplay -i "$IA" --pps="$PPS" "$CAP"; } 2>&1 )
+        # Busy ratio: mean of the workers' values, scraped every half second while sending.
+        (while [ -f "$BUSY" ]; do
+            ip netns exec "$NB" curl -s http://127.0.0.1:9917/metrics \
+                | awk '/^tapir_worker_busy_ratio/ {s += $2; n++} END {if (n) print s / n}' >> "$BUSY.s"
+            sleep 0.5
+        done) &
+        SPEED=(--pps="$PPS")
+        [ "$PPS" != top ] || SPEED=(--topspeed)
+        OUT=$( { /usr/bin/time -f 'SENDER_CPU %U %S %e' ip netns exec "$NA" tcpreplay -i "$IA" "${SPEED[@]}" "$CAP"; } 2>&1 )
+        rm -f "$BUSY"
         T1=$(ticks $PID)
         sleep 0.5
         kill -TERM $PID
@@ -69,8 +73,8 @@ for W in 1 2; do
         TCPU=$(awk -v a="$T0" -v b="$T1" -v hz="$HZ" -v e="$ELAPSED" 'BEGIN {printf "%.0f%%", (b - a) / hz / e * 100}')
         DROPS=$(grep -o 'kernel_drops=[0-9]*' "$ERR" | cut -d= -f2)
         KP=$(grep -o 'kernel_packets=[0-9]*' "$ERR" | cut -d= -f2)
-        printf '| %-7s | %8s | %10s | %12s | %10s | %9s | %9s | %10s |\n' "$W" "$PPS" "$PPSR" "$DROPS of $KP" "$MBPS" "$TCPU" "$SCPU" "$(cat "$BUSY")"
-        rm -f "$ERR" "$BUSY"
+        printf '| %-7s | %8s | %10s | %12s | %10s | %9s | %9s | %10s |\n' "$W" "$PPS" "$PPSR" "$DROPS of $KP" "$MBPS" "$TCPU" "$SCPU" "$(awk '{s += $1; n++} END {if (n) printf "%.2f", s / n}' "$BUSY.s")"
+        rm -f "$ERR" "$BUSY.s"
         [ "${DROPS:-1}" = 0 ] || break
         [ "$SENT" -gt 0 ]
     done

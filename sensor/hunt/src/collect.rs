@@ -7,10 +7,12 @@
 //! at most `max_keys_per_hunt` keys per hunt, and `max_flows` flow records (about 150 bytes
 //! each). What a bound turns away is counted and shown in the report.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use serde::Deserialize;
 use serde_json::Value;
 
 use crate::field::leaf_matches;
@@ -153,7 +155,17 @@ impl Collector {
             header_str(line, b"event_type"),
             header_str(line, b"timestamp"),
         ) {
-            if ty != "flow" && !self.by_type.contains_key(ty) {
+            if !self.by_type.contains_key(ty) {
+                if ty == "flow" {
+                    // Only the flow index reads it: a typed parse of the few fields it keeps.
+                    match serde_json::from_slice::<FlowLine<'_>>(line) {
+                        Ok(f) => index_flow(&mut self.c, f),
+                        Err(_) => {
+                            self.c.unparsed += 1;
+                            return;
+                        }
+                    }
+                }
                 self.count(ty, parse_us(ts).unwrap_or(0));
                 return;
             }
@@ -190,7 +202,9 @@ impl Collector {
         self.count(&ty, ts);
         let c = &mut self.c;
         if ty == "flow" {
-            index_flow(c, &v);
+            if let Ok(f) = FlowLine::deserialize(&v) {
+                index_flow(c, f);
+            }
         }
         let Some(cands) = self.by_type.get(&ty) else {
             return;
@@ -279,7 +293,10 @@ fn header_str<'a>(line: &'a [u8], key: &[u8]) -> Option<&'a str> {
     pat.push(b'"');
     pat.extend_from_slice(key);
     pat.extend_from_slice(b"\":\"");
-    let at = line.windows(pat.len()).position(|w| w == pat.as_slice())? + pat.len();
+    let at = line
+        .windows(pat.len())
+        .position(|w| w.first() == Some(&b'"') && w == pat.as_slice())?
+        + pat.len();
     let rest = line.get(at..)?;
     let end = rest.iter().position(|&b| b == b'"')?;
     let v = rest.get(..end)?;
@@ -289,42 +306,73 @@ fn header_str<'a>(line: &'a [u8], key: &[u8]) -> Option<&'a str> {
     std::str::from_utf8(v).ok()
 }
 
-fn index_flow(c: &mut Collected, v: &Value) {
-    let Some(id) = v["flow_id"].as_u64() else {
+/// The parts of a `flow` event the index keeps (typed, so most of the line is skipped).
+#[derive(serde::Deserialize)]
+struct FlowLine<'a> {
+    flow_id: Option<u64>,
+    #[serde(borrow)]
+    timestamp: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    src_ip: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    dest_ip: Option<Cow<'a, str>>,
+    src_port: Option<u64>,
+    dest_port: Option<u64>,
+    #[serde(borrow)]
+    proto: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    app_proto: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    flow: Option<FlowPart<'a>>,
+}
+
+#[derive(serde::Deserialize)]
+struct FlowPart<'a> {
+    #[serde(borrow)]
+    start: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    end: Option<Cow<'a, str>>,
+    bytes_toserver: Option<u64>,
+    bytes_toclient: Option<u64>,
+    pkts_toserver: Option<u64>,
+    pkts_toclient: Option<u64>,
+}
+
+fn index_flow(c: &mut Collected, f: FlowLine<'_>) {
+    let Some(id) = f.flow_id else {
         return;
     };
     if !c.flows.contains_key(&id) && c.flows.len() >= c.limits.max_flows {
         c.flows_dropped += 1;
         return;
     }
-    let ip = |k: &str| v[k].as_str().and_then(|s| s.parse::<IpAddr>().ok());
-    let (Some(src), Some(dest)) = (ip("src_ip"), ip("dest_ip")) else {
+    let ip = |s: &Option<Cow<'_, str>>| s.as_deref().and_then(|s| s.parse::<IpAddr>().ok());
+    let (Some(src), Some(dest)) = (ip(&f.src_ip), ip(&f.dest_ip)) else {
         return;
     };
-    let port = |k: &str| {
-        v[k].as_u64()
-            .and_then(|p| u16::try_from(p).ok())
-            .unwrap_or(0)
-    };
-    let f = &v["flow"];
-    let t = |k: &str| f[k].as_str().and_then(parse_us);
-    let ts = v["timestamp"].as_str().and_then(parse_us).unwrap_or(0);
-    let start_us = t("start").unwrap_or(ts);
-    let n = |k: &str| f[k].as_u64().unwrap_or(0);
+    let port = |p: Option<u64>| p.and_then(|p| u16::try_from(p).ok()).unwrap_or(0);
+    let t = |s: Option<&Cow<'_, str>>| s.and_then(|s| parse_us(s));
+    let ts = t(f.timestamp.as_ref()).unwrap_or(0);
+    let part = f.flow.as_ref();
+    let start_us = t(part.and_then(|p| p.start.as_ref())).unwrap_or(ts);
+    let n = |g: fn(&FlowPart<'_>) -> Option<u64>| part.and_then(g).unwrap_or(0);
     let rec = FlowRec {
-        proto: v["proto"].as_str().map_or(0, proto_number),
+        proto: f.proto.as_deref().map_or(0, proto_number),
         src,
-        src_port: port("src_port"),
+        src_port: port(f.src_port),
         dest,
-        dest_port: port("dest_port"),
+        dest_port: port(f.dest_port),
         start_us,
-        end_us: t("end").unwrap_or(start_us).max(start_us),
-        bytes_toserver: n("bytes_toserver"),
-        bytes_toclient: n("bytes_toclient"),
-        pkts_toserver: n("pkts_toserver"),
-        pkts_toclient: n("pkts_toclient"),
-        app_proto: v["app_proto"]
-            .as_str()
+        end_us: t(part.and_then(|p| p.end.as_ref()))
+            .unwrap_or(start_us)
+            .max(start_us),
+        bytes_toserver: n(|p| p.bytes_toserver),
+        bytes_toclient: n(|p| p.bytes_toclient),
+        pkts_toserver: n(|p| p.pkts_toserver),
+        pkts_toclient: n(|p| p.pkts_toclient),
+        app_proto: f
+            .app_proto
+            .as_deref()
             .filter(|s| s.len() <= 32)
             .map(Into::into),
     };

@@ -55,7 +55,13 @@ pub struct KafkaSink {
     topic: String,
     /// How long one batch may wait for its delivery reports before what is left is purged.
     wait: Duration,
+    /// The topic's metadata is known: records are assigned partitions at once instead of
+    /// waiting for librdkafka's once-a-second scan of unknown topics.
+    ready: bool,
 }
+
+/// How long the metadata request of the first send (and of a send after a failure) may take.
+const METADATA_TIMEOUT: Duration = Duration::from_secs(2);
 
 impl KafkaSink {
     /// `properties`: librdkafka settings from the config (`[output.kafka]`), applied over
@@ -90,12 +96,21 @@ impl KafkaSink {
             producer,
             topic: topic.to_string(),
             wait: Duration::from_millis(timeout_ms) + Duration::from_secs(5),
+            ready: false,
         })
     }
 }
 
 impl Sink for KafkaSink {
     fn send(&mut self, records: &[Vec<u8>]) -> Result<(), SendError> {
+        if !self.ready {
+            // Also a quick check that a broker answers at all.
+            self.producer
+                .client()
+                .fetch_metadata(Some(&self.topic), METADATA_TIMEOUT)
+                .map_err(|e| SendError::all(records.len(), format!("kafka: metadata: {e}")))?;
+            self.ready = true;
+        }
         let reports = self.producer.context();
         reports
             .delivered
@@ -151,6 +166,7 @@ impl Sink for KafkaSink {
         if undelivered.is_empty() {
             return Ok(());
         }
+        self.ready = false;
         let why = refused
             .or_else(|| {
                 reports

@@ -112,7 +112,8 @@ impl DecisionStore {
             *d = fresh;
             return Ok(Upsert::Created);
         }
-        if self.live_count(now_ms) >= self.max {
+        // Counting live ones is a scan; only needed when expired ones may still be counted.
+        if self.map.len() >= self.max && self.live_count(now_ms) >= self.max {
             return Err(GuardHit::MaxDecisions { max: self.max });
         }
         self.map.insert(r.net, fresh);

@@ -170,9 +170,11 @@ pub fn run(a: HuntArgs) -> anyhow::Result<()> {
             tapir_hunt::html::render(&report, href.as_deref()).as_bytes(),
         )?;
     }
+    // One line per hypothesis on stdout, unless the events themselves go there.
+    let to_stdout = a.eve.as_deref() != Some("-");
     for h in &report.hunts {
         let n = h.findings.len() as u64 + h.findings_not_shown;
-        println!(
+        let line = format!(
             "{:<12} {:<40} {}",
             h.verdict.as_str(),
             h.id,
@@ -182,6 +184,11 @@ pub fn run(a: HuntArgs) -> anyhow::Result<()> {
                 h.reason.clone()
             }
         );
+        if to_stdout {
+            println!("{line}");
+        } else {
+            eprintln!("tapir: hunt: {line}");
+        }
     }
     eprintln!(
         "tapir: hunt: {} validated, {} refuted, {} inconclusive{}{}",

@@ -190,6 +190,7 @@ fn run_live(
         pattern_depth: cfg.pattern_depth,
         intel_swap: reloader.is_some().then(|| Arc::clone(&swap)),
         board: Some(Arc::clone(&board)),
+        detect: cfg.detect.clone(),
         ..ReplayOptions::default()
     };
     let what = format!(

@@ -5,8 +5,8 @@
 
 mod cmd_block;
 mod cmd_hunt;
-mod cmd_run;
 mod cmd_rules;
+mod cmd_run;
 mod config;
 mod metrics;
 mod outputs;

@@ -306,7 +306,7 @@ fn evidence_is_bounded_per_flow_and_says_so() {
     )
     .expect("copy");
     let evidence = dir.join("ev");
-    let (r, _, _) = run_hunt(
+    let (r, _, o) = run_hunt(
         &dir,
         &[
             "--rules",
@@ -315,9 +315,20 @@ fn evidence_is_bounded_per_flow_and_says_so() {
             s(&evidence),
             "--evidence-max-packets",
             "3",
+            "--eve",
+            "-",
         ],
         &[&demo],
     );
+    // With --eve -, stdout carries the events and nothing else.
+    let out = text(&o.stdout);
+    assert_eq!(
+        Some(out.lines().count() as u64),
+        r["data"]["events_total"].as_u64()
+    );
+    assert!(out
+        .lines()
+        .all(|l| serde_json::from_str::<Value>(l).is_ok_and(|e| e["event_type"].is_string())));
     let f = &hunt(&r, "old-browser-user-agent")["findings"][0];
     assert_eq!(f["evidence_packets"], 3);
     let bytes = std::fs::read(evidence.join(f["evidence"].as_str().expect("file"))).expect("pcap");

@@ -10,6 +10,9 @@
 //!   or a SYN flood; optionally with planted indicators and their ground truth
 //!   ([`truth`], written beside the capture as `<capture>.truth.json`).
 //! * [`intel::write_intel`]: realistic-size intel lists that hold the planted indicators.
+//! * [`behaviour`]: one small capture per behaviour (beacons, DNS tunnel, DGA, scans, exfil,
+//!   long connection, protocol on an odd port, TLS oddities) and its benign look-alikes, each
+//!   with a truth file naming the detector that must fire or stay quiet.
 //!
 //! Limits: frames never exceed [`wire::MAX_FRAME`]; bench memory is bounded by
 //! [`bench::MAX_FLOWS`] flow slots, fixed templates and [`bench::MAX_PLANT`] plants,

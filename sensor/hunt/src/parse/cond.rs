@@ -238,6 +238,16 @@ impl Cx {
                 self.err(kn, format!("field {path:?} is not part of {} events (a field starts with the event type, e.g. {}.…, or is a header field such as dest_ip)", types.join("/"), types.first().map(String::as_str).unwrap_or("tls")));
                 continue;
             }
+            // EVE v2 names that tapir (EVE v3) never writes: a rule on them would never match.
+            if let Some(rest) = path.strip_prefix("dns.") {
+                if matches!(rest, "rrname" | "rrtype" | "rdata" | "ttl") {
+                    self.err(
+                        kn,
+                        format!("field {path:?}: DNS records are under dns.queries (and dns.answers for rdata, ttl): use dns.queries.{rest} or dns.answers.{rest}"),
+                    );
+                    continue;
+                }
+            }
             let ops = self.ops(v, &path);
             if !ops.is_empty() {
                 out.push(FieldPred { path: segs, ops });

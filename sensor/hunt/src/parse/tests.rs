@@ -160,3 +160,14 @@ fn durations_and_techniques() {
     assert!(!valid_technique("T107"));
     assert!(!valid_technique("TA0011"));
 }
+
+#[test]
+fn eve_v2_dns_names_are_pointed_to_their_v3_place() {
+    let text = "id: d\ntitle: t\nhypothesis: h\ntechniques: [T1071]\nneeds: [dns]\nseverity: low\nwhen:\n  event: dns\n  where:\n    dns.rrname: {ends_with: .example}\n";
+    let e = errors(text);
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(
+        e[0].starts_with("t.yaml:10:5: field \"dns.rrname\": DNS records are under dns.queries"),
+        "{e:?}"
+    );
+}
