@@ -15,7 +15,7 @@ use crate::config::BeaconConfig;
 use crate::home::HomeNet;
 use crate::kinds::{ctx, Kind, BEACON_IP, BEACON_NAME};
 use crate::lru::{key_hash, Lru};
-use crate::obs::{FlowSummary, Finding};
+use crate::obs::{Finding, FlowSummary};
 use crate::rita;
 use crate::sketch::{cut, r3, FlowIds};
 
@@ -139,7 +139,11 @@ impl Pair {
         let hour = f.start_us / 3_600_000_000;
         if hour >= self.last_hour {
             let shift = hour - self.last_hour;
-            self.hour_mask = if shift >= 32 { 0 } else { self.hour_mask << shift };
+            self.hour_mask = if shift >= 32 {
+                0
+            } else {
+                self.hour_mask << shift
+            };
             self.last_hour = hour;
             self.hour_mask |= 1;
         } else if self.last_hour - hour < 24 {
@@ -170,31 +174,50 @@ impl Beacon {
         t: Times,
         out: &mut Vec<Finding>,
     ) {
-        if !cfg.scope.admits(home, f.client, f.server) || cfg.ignore_server_ports.contains(&f.server_port)
+        if !cfg.scope.admits(home, f.client, f.server)
+            || cfg.ignore_server_ports.contains(&f.server_port)
         {
             return;
         }
         let key = (f.client, f.server);
         let (pair, _) =
-            self.by_ip.get_or_insert_with(key_hash(&key), |k| *k == key, || (key, Pair::new(f)));
+            self.by_ip
+                .get_or_insert_with(key_hash(&key), |k| *k == key, || (key, Pair::new(f)));
         pair.record(f, cfg.ring_size, t.max_ids);
-        if pair.total >= cfg.min_connections as u64 && pair.since_score as usize >= cfg.score_every {
-            if let Some(found) = judge(&mut self.scratch, pair, cfg, t, f.client, &f.server, &BEACON_IP) {
+        if pair.total >= cfg.min_connections as u64 && pair.since_score as usize >= cfg.score_every
+        {
+            if let Some(found) = judge(
+                &mut self.scratch,
+                pair,
+                cfg,
+                t,
+                f.client,
+                &f.server,
+                &BEACON_IP,
+            ) {
                 out.push(found);
             }
         }
 
-        let Some(name) = f.server_name.as_deref().filter(|n| cfg.by_server_name && !n.is_empty()) else {
+        let Some(name) = f
+            .server_name
+            .as_deref()
+            .filter(|n| cfg.by_server_name && !n.is_empty())
+        else {
             return;
         };
         let name = cut(name, MAX_NAME);
         let h = key_hash(&(f.client, name));
         let eq = |k: &(IpAddr, Box<str>)| k.0 == f.client && &*k.1 == name;
-        let (pair, _) = self.by_name.get_or_insert_with(h, eq, || ((f.client, name.into()), Pair::new(f)));
+        let (pair, _) = self
+            .by_name
+            .get_or_insert_with(h, eq, || ((f.client, name.into()), Pair::new(f)));
         pair.record(f, cfg.ring_size, t.max_ids);
-        if pair.total >= cfg.min_connections as u64 && pair.since_score as usize >= cfg.score_every {
+        if pair.total >= cfg.min_connections as u64 && pair.since_score as usize >= cfg.score_every
+        {
             let by_ip = &self.by_ip;
-            if let Some(found) = judge_name(&mut self.scratch, by_ip, pair, cfg, t, f.client, name) {
+            if let Some(found) = judge_name(&mut self.scratch, by_ip, pair, cfg, t, f.client, name)
+            {
                 out.push(found);
             }
         }
@@ -203,10 +226,18 @@ impl Beacon {
     /// Drops pairs idle for longer than the duration window (they can no longer cover it).
     pub(crate) fn sweep(&mut self, cfg: &BeaconConfig, now_us: u64) {
         let idle = cfg.duration_window_s.saturating_mul(1_000_000);
-        while self.by_ip.oldest().is_some_and(|(_, p)| p.last_us.saturating_add(idle) < now_us) {
+        while self
+            .by_ip
+            .oldest()
+            .is_some_and(|(_, p)| p.last_us.saturating_add(idle) < now_us)
+        {
             self.by_ip.pop_oldest();
         }
-        while self.by_name.oldest().is_some_and(|(_, p)| p.last_us.saturating_add(idle) < now_us) {
+        while self
+            .by_name
+            .oldest()
+            .is_some_and(|(_, p)| p.last_us.saturating_add(idle) < now_us)
+        {
             self.by_name.pop_oldest();
         }
     }
@@ -238,9 +269,17 @@ impl Beacon {
 
     pub(crate) fn state_bytes(&self) -> usize {
         self.by_ip.table_bytes()
-            + self.by_ip.iter().map(|(_, p)| p.heap_bytes()).sum::<usize>()
+            + self
+                .by_ip
+                .iter()
+                .map(|(_, p)| p.heap_bytes())
+                .sum::<usize>()
             + self.by_name.table_bytes()
-            + self.by_name.iter().map(|(k, p)| k.1.len() + p.heap_bytes()).sum::<usize>()
+            + self
+                .by_name
+                .iter()
+                .map(|(k, p)| k.1.len() + p.heap_bytes())
+                .sum::<usize>()
     }
 
     pub(crate) fn bound_bytes(cfg: &BeaconConfig, max_ids: usize) -> usize {
@@ -272,7 +311,10 @@ fn judge_name(
     // A name served by one address that already has its own beacon finding adds nothing.
     if !pair.many_servers {
         let key = (client, pair.server);
-        if by_ip.peek(key_hash(&key), |k| *k == key).is_some_and(|p| p.reported.is_some()) {
+        if by_ip
+            .peek(key_hash(&key), |k| *k == key)
+            .is_some_and(|p| p.reported.is_some())
+        {
             return None;
         }
     }
@@ -296,7 +338,11 @@ fn judge(
         pair.hits = 0;
         return None;
     }
-    let threshold = if sc.sloth_pass { cfg.sloth_score_threshold } else { cfg.score_threshold };
+    let threshold = if sc.sloth_pass {
+        cfg.sloth_score_threshold
+    } else {
+        cfg.score_threshold
+    };
     if sc.score < threshold {
         pair.hits = 0;
         return None;
@@ -319,7 +365,13 @@ fn judge(
     } else {
         3
     };
-    let mut f = kind.finding(t.now_us, &format!("{client} -> {server}"), severity, client, pair.server);
+    let mut f = kind.finding(
+        t.now_us,
+        &format!("{client} -> {server}"),
+        severity,
+        client,
+        pair.server,
+    );
     f.score = Some(sc.score);
     f.dest_port = Some(pair.server_port);
     f.proto = Some(pair.proto);
@@ -329,7 +381,11 @@ fn judge(
     ctx(&mut f, "samples", sc.n as u64);
     ctx(&mut f, "first_seen_us", pair.first_us);
     ctx(&mut f, "last_seen_us", pair.last_us);
-    ctx(&mut f, "span_s", r3((pair.last_us - pair.first_us) as f64 / 1e6));
+    ctx(
+        &mut f,
+        "span_s",
+        r3((pair.last_us - pair.first_us) as f64 / 1e6),
+    );
     ctx(&mut f, "median_gap_s", r3(sc.median_gap));
     ctx(&mut f, "median_bytes", r3(sc.median_bytes));
     ctx(&mut f, "ts_score", r3(sc.ts));
@@ -356,19 +412,21 @@ fn score(s: &mut Scratch, pair: &Pair, cfg: &BeaconConfig, t: Times) -> Option<S
     let n = pair.starts.len();
     let base = pair.starts.iter().copied().min()?;
     s.times.clear();
-    s.times.extend(pair.starts.iter().map(|&v| (v - base) as f64 / 1e6));
-    s.times.sort_by(f64::total_cmp);
+    s.times
+        .extend(pair.starts.iter().map(|&v| (v - base) as f64 / 1e6));
+    s.times.sort_unstable_by(f64::total_cmp);
     s.gaps.clear();
-    s.gaps.extend(s.times.windows(2).map(|w| w[1] - w[0]).filter(|g| *g > 0.0));
+    s.gaps
+        .extend(s.times.windows(2).map(|w| w[1] - w[0]).filter(|g| *g > 0.0));
     // RITA: at least 4 timestamps and 3 non-zero intervals.
     if n < 4 || s.gaps.len() < 3 {
         return None;
     }
-    s.gaps.sort_by(f64::total_cmp);
+    s.gaps.sort_unstable_by(f64::total_cmp);
     let (ts, ts_skew, ts_mad) = rita::dispersion(&s.gaps, &mut s.tmp, 1.0);
     s.bytes.clear();
     s.bytes.extend(pair.bytes.iter().map(|&b| f64::from(b)));
-    s.bytes.sort_by(f64::total_cmp);
+    s.bytes.sort_unstable_by(f64::total_cmp);
     let (ds, ds_skew, ds_mad) = rita::dispersion(&s.bytes, &mut s.tmp, 0.0);
     let (hist, hist_cv, hist_fit, hist_bins) = rita::histogram(&s.times);
 

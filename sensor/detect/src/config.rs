@@ -68,7 +68,7 @@ pub struct BeaconConfig {
     /// Default `internal_to_external` (RITA filters internal-internal and inbound pairs).
     pub scope: Scope,
     /// Pairs tracked per table (one table by server IP, one by server name); the least
-    /// recently active pair is dropped beyond it. Default 100 000.
+    /// recently active pair is dropped beyond it. Default 50 000.
     pub max_pairs: usize,
     /// Connections remembered per pair (start time and bytes to the server). Default 64.
     pub ring_size: usize,
@@ -171,7 +171,7 @@ pub struct ScanConfig {
     /// Seconds, default 3600.
     pub window_s: u64,
     /// Keys tracked per table (vertical: client+server; horizontal: client+port). Default
-    /// 100 000.
+    /// 50 000.
     pub max_keys: usize,
     /// Distinct ports on one server (Slips: 5). Default 5.
     pub vertical_min_ports: u64,
@@ -191,7 +191,7 @@ pub struct ExfilConfig {
     pub scope: Scope,
     /// Seconds, default 3600.
     pub window_s: u64,
-    /// Pairs tracked. Default 100 000.
+    /// Pairs tracked. Default 50 000.
     pub max_pairs: usize,
     /// Bytes to the server in a window (Slips' documented 100 MB). Default 100 000 000.
     pub min_bytes: u64,
@@ -210,7 +210,7 @@ pub struct LongConnConfig {
     /// Ascending durations, seconds; the engine sends a `FlowOpen` when an open flow
     /// crosses each. Default [3600, 14400, 28800].
     pub thresholds_s: Vec<u64>,
-    /// Open flows remembered (for one alert per flow per threshold). Default 100 000.
+    /// Open flows remembered (for one alert per flow per threshold). Default 50 000.
     pub max_flows: usize,
 }
 
@@ -282,7 +282,7 @@ impl Default for BeaconConfig {
         BeaconConfig {
             enabled: true,
             scope: Scope::InternalToExternal,
-            max_pairs: 100_000,
+            max_pairs: 50_000,
             ring_size: 64,
             min_connections: 12,
             score_every: 4,
@@ -341,7 +341,7 @@ impl Default for ScanConfig {
             enabled: true,
             scope: Scope::InternalClients,
             window_s: 3600,
-            max_keys: 100_000,
+            max_keys: 50_000,
             vertical_min_ports: 5,
             horizontal_min_hosts: 6,
             include_udp: true,
@@ -355,7 +355,7 @@ impl Default for ExfilConfig {
             enabled: true,
             scope: Scope::InternalToExternal,
             window_s: 3600,
-            max_pairs: 100_000,
+            max_pairs: 50_000,
             min_bytes: 100_000_000,
             min_ratio: 3.0,
         }
@@ -368,7 +368,7 @@ impl Default for LongConnConfig {
             enabled: true,
             scope: Scope::InternalToExternal,
             thresholds_s: vec![3600, 14_400, 28_800],
-            max_flows: 100_000,
+            max_flows: 50_000,
         }
     }
 }
@@ -421,11 +421,15 @@ fn table(name: &str, v: usize) -> Result<(), String> {
 }
 
 fn unit(name: &str, v: f64) -> Result<(), String> {
-    check(v > 0.0 && v <= 1.0, || format!("detect.{name} must be in (0, 1]"))
+    check(v > 0.0 && v <= 1.0, || {
+        format!("detect.{name} must be in (0, 1]")
+    })
 }
 
 fn positive(name: &str, v: f64) -> Result<(), String> {
-    check(v.is_finite() && v > 0.0, || format!("detect.{name} must be > 0"))
+    check(v.is_finite() && v > 0.0, || {
+        format!("detect.{name} must be > 0")
+    })
 }
 
 fn window(name: &str, v: u64) -> Result<(), String> {
@@ -450,12 +454,16 @@ impl DetectConfig {
         })?;
 
         let b = &self.beacon;
-        check(b.min_connections >= 4, || "detect.beacon.min_connections must be >= 4".into())?;
+        check(b.min_connections >= 4, || {
+            "detect.beacon.min_connections must be >= 4".into()
+        })?;
         check((b.min_connections..=4096).contains(&b.ring_size), || {
             "detect.beacon.ring_size must be between min_connections and 4096".into()
         })?;
         table("beacon.max_pairs", b.max_pairs)?;
-        check(b.score_every >= 1, || "detect.beacon.score_every must be >= 1".into())?;
+        check(b.score_every >= 1, || {
+            "detect.beacon.score_every must be >= 1".into()
+        })?;
         unit("beacon.score_threshold", b.score_threshold)?;
         unit("beacon.sloth_score_threshold", b.sloth_score_threshold)?;
         check(b.sloth_min_samples >= 4, || {
@@ -464,9 +472,10 @@ impl DetectConfig {
         positive("beacon.sloth_min_median_gap_s", b.sloth_min_median_gap_s)?;
         unit("beacon.sloth_tolerance", b.sloth_tolerance)?;
         unit("beacon.sloth_min_fit", b.sloth_min_fit)?;
-        check(b.min_median_gap_s.is_finite() && b.min_median_gap_s >= 0.0, || {
-            "detect.beacon.min_median_gap_s must be >= 0".into()
-        })?;
+        check(
+            b.min_median_gap_s.is_finite() && b.min_median_gap_s >= 0.0,
+            || "detect.beacon.min_median_gap_s must be >= 0".into(),
+        )?;
         check(
             b.weights.iter().all(|w| w.is_finite() && *w >= 0.0)
                 && (b.weights.iter().sum::<f64>() - 1.0).abs() < 1e-6,
@@ -479,9 +488,10 @@ impl DetectConfig {
         check((1..=16).contains(&b.confirmations), || {
             "detect.beacon.confirmations must be between 1 and 16".into()
         })?;
-        check(b.rereport_step.is_finite() && b.rereport_step >= 0.0, || {
-            "detect.beacon.rereport_step must be >= 0".into()
-        })?;
+        check(
+            b.rereport_step.is_finite() && b.rereport_step >= 0.0,
+            || "detect.beacon.rereport_step must be >= 0".into(),
+        )?;
 
         let d = &self.dns_tunnel;
         window("dns_tunnel.window_s", d.window_s)?;
@@ -489,15 +499,22 @@ impl DetectConfig {
         check(d.min_unique_subdomains >= 2, || {
             "detect.dns_tunnel.min_unique_subdomains must be >= 2".into()
         })?;
-        positive("dns_tunnel.min_mean_subdomain_bits", d.min_mean_subdomain_bits)?;
-        check(d.min_txt_queries >= 1, || "detect.dns_tunnel.min_txt_queries must be >= 1".into())?;
+        positive(
+            "dns_tunnel.min_mean_subdomain_bits",
+            d.min_mean_subdomain_bits,
+        )?;
+        check(d.min_txt_queries >= 1, || {
+            "detect.dns_tunnel.min_txt_queries must be >= 1".into()
+        })?;
         unit("dns_tunnel.min_txt_share", d.min_txt_share)?;
         suffixes("dns_tunnel.ignore_suffixes", &d.ignore_suffixes)?;
 
         let g = &self.dga;
         window("dga.window_s", g.window_s)?;
         table("dga.max_clients", g.max_clients)?;
-        check(g.min_nxdomain >= 1, || "detect.dga.min_nxdomain must be >= 1".into())?;
+        check(g.min_nxdomain >= 1, || {
+            "detect.dga.min_nxdomain must be >= 1".into()
+        })?;
         check(g.min_suspicious_domains >= 1, || {
             "detect.dga.min_suspicious_domains must be >= 1".into()
         })?;
@@ -507,7 +524,9 @@ impl DetectConfig {
         let s = &self.scan;
         window("scan.window_s", s.window_s)?;
         table("scan.max_keys", s.max_keys)?;
-        check(s.vertical_min_ports >= 2, || "detect.scan.vertical_min_ports must be >= 2".into())?;
+        check(s.vertical_min_ports >= 2, || {
+            "detect.scan.vertical_min_ports must be >= 2".into()
+        })?;
         check(s.horizontal_min_hosts >= 2, || {
             "detect.scan.horizontal_min_hosts must be >= 2".into()
         })?;
@@ -515,7 +534,9 @@ impl DetectConfig {
         let e = &self.exfil;
         window("exfil.window_s", e.window_s)?;
         table("exfil.max_pairs", e.max_pairs)?;
-        check(e.min_bytes >= 1, || "detect.exfil.min_bytes must be >= 1".into())?;
+        check(e.min_bytes >= 1, || {
+            "detect.exfil.min_bytes must be >= 1".into()
+        })?;
         check(e.min_ratio.is_finite() && e.min_ratio >= 0.0, || {
             "detect.exfil.min_ratio must be >= 0".into()
         })?;
@@ -526,7 +547,10 @@ impl DetectConfig {
                 && l.thresholds_s.len() <= 16
                 && l.thresholds_s[0] >= 1
                 && l.thresholds_s.windows(2).all(|w| w[0] < w[1]),
-            || "detect.long_conn.thresholds_s must be 1 to 16 strictly ascending seconds >= 1".into(),
+            || {
+                "detect.long_conn.thresholds_s must be 1 to 16 strictly ascending seconds >= 1"
+                    .into()
+            },
         )?;
         table("long_conn.max_flows", l.max_flows)?;
 
@@ -540,7 +564,9 @@ impl DetectConfig {
         }
 
         let t = &self.tls_anomaly;
-        check(t.rare_min_hosts >= 2, || "detect.tls_anomaly.rare_min_hosts must be >= 2".into())?;
+        check(t.rare_min_hosts >= 2, || {
+            "detect.tls_anomaly.rare_min_hosts must be >= 2".into()
+        })?;
         check(t.rare_min_sightings >= 1, || {
             "detect.tls_anomaly.rare_min_sightings must be >= 1".into()
         })?;
@@ -656,27 +682,54 @@ mod tests {
         );
         let mut cfg = DetectConfig::default();
         cfg.beacon.weights = [0.5, 0.5, 0.5, 0.0];
-        assert!(cfg.validate().expect_err("refused").contains("detect.beacon.weights"));
+        assert!(cfg
+            .validate()
+            .expect_err("refused")
+            .contains("detect.beacon.weights"));
         let mut cfg = DetectConfig::default();
         cfg.long_conn.thresholds_s = vec![100, 50];
-        assert!(cfg.validate().expect_err("refused").contains("detect.long_conn.thresholds_s"));
+        assert!(cfg
+            .validate()
+            .expect_err("refused")
+            .contains("detect.long_conn.thresholds_s"));
         let mut cfg = DetectConfig::default();
         cfg.scan.max_keys = 0;
-        assert!(cfg.validate().expect_err("refused").contains("detect.scan.max_keys"));
+        assert!(cfg
+            .validate()
+            .expect_err("refused")
+            .contains("detect.scan.max_keys"));
         let mut cfg = DetectConfig::default();
         cfg.dns_tunnel.ignore_suffixes = vec![".arpa".into()];
-        assert!(cfg.validate().expect_err("refused").contains("detect.dns_tunnel.ignore_suffixes"));
+        assert!(cfg
+            .validate()
+            .expect_err("refused")
+            .contains("detect.dns_tunnel.ignore_suffixes"));
     }
 
     #[test]
     fn default_home_net_covers_private_ranges_only() {
         let cfg = DetectConfig::default();
-        for ip in ["10.9.8.7", "172.20.0.1", "192.168.1.1", "100.64.3.4", "169.254.1.1",
-            "127.0.0.1", "fd00::5", "fe80::1", "::1", "::ffff:10.0.0.1"]
-        {
+        for ip in [
+            "10.9.8.7",
+            "172.20.0.1",
+            "192.168.1.1",
+            "100.64.3.4",
+            "169.254.1.1",
+            "127.0.0.1",
+            "fd00::5",
+            "fe80::1",
+            "::1",
+            "::ffff:10.0.0.1",
+        ] {
             assert!(cfg.is_home(ip.parse().expect("ip")), "{ip}");
         }
-        for ip in ["8.8.8.8", "172.32.0.1", "100.128.0.1", "2001:db8::1", "203.0.113.9"] {
+        for ip in [
+            "8.8.8.8",
+            "172.32.0.1",
+            "100.128.0.1",
+            "2001:db8::1",
+            "203.0.113.9",
+        ] {
             assert!(!cfg.is_home(ip.parse().expect("ip")), "{ip}");
         }
     }

@@ -45,7 +45,10 @@ struct Entry {
 
 impl Entry {
     fn reset(&mut self, now_us: u64) {
-        let mut keep = Entry { start_us: now_us, ..Entry::default() };
+        let mut keep = Entry {
+            start_us: now_us,
+            ..Entry::default()
+        };
         std::mem::swap(&mut keep.nx_domains, &mut self.nx_domains);
         std::mem::swap(&mut keep.suspicious, &mut self.suspicious);
         std::mem::swap(&mut keep.flow_ids, &mut self.flow_ids);
@@ -68,7 +71,9 @@ impl Entry {
 
 impl Dga {
     pub(crate) fn new(cfg: &DgaConfig) -> Self {
-        Dga { clients: Lru::new(cfg.max_clients) }
+        Dga {
+            clients: Lru::new(cfg.max_clients),
+        }
     }
 
     pub(crate) fn dns(
@@ -90,7 +95,15 @@ impl Dga {
         let (e, _) = self.clients.get_or_insert_with(
             key_hash(&client),
             |k| *k == client,
-            || (client, Entry { start_us: now_us, ..Entry::default() }),
+            || {
+                (
+                    client,
+                    Entry {
+                        start_us: now_us,
+                        ..Entry::default()
+                    },
+                )
+            },
         );
         if expired(e.start_us, cfg.window_s, now_us) {
             e.reset(now_us);
@@ -107,7 +120,8 @@ impl Dga {
                 e.suspicious.add(h);
                 e.suspicious_answers += 1;
                 e.lex_sum += lex.score;
-                if e.samples.len() < SAMPLES && !e.samples.iter().any(|s| **s == *parts.registrable) {
+                if e.samples.len() < SAMPLES && !e.samples.iter().any(|s| **s == *parts.registrable)
+                {
                     if e.samples.capacity() == 0 {
                         e.samples.reserve_exact(SAMPLES);
                     }
@@ -127,7 +141,11 @@ impl Dga {
         let breadth = (suspicious as f64 / (2.0 * cfg.min_suspicious_domains as f64)).min(1.0);
         let score = r3(mean_lex * (0.5 + 0.5 * breadth));
         let (server, port, proto) = e.server.unwrap_or((client, 53, 17));
-        let severity = if suspicious >= cfg.min_suspicious_domains.saturating_mul(10) { 1 } else { 2 };
+        let severity = if suspicious >= cfg.min_suspicious_domains.saturating_mul(10) {
+            1
+        } else {
+            2
+        };
         let mut f = DGA.finding(now_us, &client.to_string(), severity, client, server);
         f.score = Some(score);
         f.dest_port = Some(port);
@@ -141,14 +159,21 @@ impl Dga {
         ctx(&mut f, "suspicious_domains", suspicious);
         ctx(&mut f, "mean_lexical_score", r3(mean_lex));
         ctx(&mut f, "lexical_threshold", cfg.lexical_threshold);
-        let samples: Vec<serde_json::Value> =
-            e.samples.iter().map(|s| serde_json::Value::from(&**s)).collect();
+        let samples: Vec<serde_json::Value> = e
+            .samples
+            .iter()
+            .map(|s| serde_json::Value::from(&**s))
+            .collect();
         ctx(&mut f, "samples", samples);
         out.push(f);
     }
 
     pub(crate) fn sweep(&mut self, cfg: &DgaConfig, now_us: u64) {
-        while self.clients.oldest().is_some_and(|(_, e)| expired(e.last_us, cfg.window_s, now_us)) {
+        while self
+            .clients
+            .oldest()
+            .is_some_and(|(_, e)| expired(e.last_us, cfg.window_s, now_us))
+        {
             self.clients.pop_oldest();
         }
     }
@@ -158,7 +183,12 @@ impl Dga {
     }
 
     pub(crate) fn state_bytes(&self) -> usize {
-        self.clients.table_bytes() + self.clients.iter().map(|(_, e)| e.heap_bytes()).sum::<usize>()
+        self.clients.table_bytes()
+            + self
+                .clients
+                .iter()
+                .map(|(_, e)| e.heap_bytes())
+                .sum::<usize>()
     }
 
     pub(crate) fn bound_bytes(cfg: &DgaConfig, max_ids: usize) -> usize {

@@ -54,13 +54,20 @@ impl Entry {
         let mut flow_ids = std::mem::take(&mut self.flow_ids);
         unique.clear();
         flow_ids.clear();
-        *self = Entry { start_us: now_us, unique, flow_ids, ..Entry::default() };
+        *self = Entry {
+            start_us: now_us,
+            unique,
+            flow_ids,
+            ..Entry::default()
+        };
     }
 }
 
 impl DnsTunnel {
     pub(crate) fn new(cfg: &DnsTunnelConfig) -> Self {
-        DnsTunnel { keys: Lru::new(cfg.max_keys) }
+        DnsTunnel {
+            keys: Lru::new(cfg.max_keys),
+        }
     }
 
     pub(crate) fn dns(
@@ -83,7 +90,15 @@ impl DnsTunnel {
         let (e, _) = self.keys.get_or_insert_with(
             h,
             |k| k.0 == d.client && &*k.1 == reg,
-            || ((d.client, reg.into()), Entry { start_us: now_us, ..Entry::default() }),
+            || {
+                (
+                    (d.client, reg.into()),
+                    Entry {
+                        start_us: now_us,
+                        ..Entry::default()
+                    },
+                )
+            },
         );
         if expired(e.start_us, cfg.window_s, now_us) {
             e.reset(now_us);
@@ -103,11 +118,10 @@ impl DnsTunnel {
         if !parts.sub.is_empty() {
             e.with_sub += 1;
             e.unique.add(stable_hash(parts.sub.as_bytes()));
-            let (bits_per_char, n) = entropy(parts.sub.as_bytes());
+            let (bits_per_char, n, longest) = entropy(parts.sub.as_bytes());
             e.bits_sum += bits_per_char * n as f64;
             e.entropy_sum += bits_per_char;
             e.sub_len_sum += parts.sub.len() as u64;
-            let longest = parts.sub.split('.').map(str::len).max().unwrap_or(0);
             e.max_label = e.max_label.max(longest as u64);
         }
 
@@ -123,12 +137,17 @@ impl DnsTunnel {
 
     /// Judges every key whose last queries fell between two periodic checks.
     pub(crate) fn finish(&mut self, cfg: &DnsTunnelConfig, now_us: u64, out: &mut Vec<Finding>) {
-        self.keys.for_each_oldest_first(|k, e| judge(e, k.0, &k.1, cfg, now_us, out));
+        self.keys
+            .for_each_oldest_first(|k, e| judge(e, k.0, &k.1, cfg, now_us, out));
     }
 
     /// Forgets keys whose window closed with no query since.
     pub(crate) fn sweep(&mut self, cfg: &DnsTunnelConfig, now_us: u64) {
-        while self.keys.oldest().is_some_and(|(_, e)| expired(e.last_us, cfg.window_s, now_us)) {
+        while self
+            .keys
+            .oldest()
+            .is_some_and(|(_, e)| expired(e.last_us, cfg.window_s, now_us))
+        {
             self.keys.pop_oldest();
         }
     }
@@ -213,12 +232,20 @@ fn finding(
     ctx(&mut f, "window_start_us", e.start_us);
     ctx(&mut f, "queries", e.queries);
     ctx(&mut f, "unique_subdomains", unique);
-    ctx(&mut f, "mean_subdomain_len", r3(e.sub_len_sum as f64 / subs));
+    ctx(
+        &mut f,
+        "mean_subdomain_len",
+        r3(e.sub_len_sum as f64 / subs),
+    );
     ctx(&mut f, "max_label_len", e.max_label);
     ctx(&mut f, "mean_entropy", r3(e.entropy_sum / subs));
     ctx(&mut f, "mean_subdomain_bits", r3(e.bits_sum / subs));
     ctx(&mut f, "txt_null_queries", e.txt_null);
-    ctx(&mut f, "txt_null_share", r3(e.txt_null as f64 / e.queries.max(1) as f64));
+    ctx(
+        &mut f,
+        "txt_null_share",
+        r3(e.txt_null as f64 / e.queries.max(1) as f64),
+    );
     ctx(&mut f, "nxdomain", e.nxdomain);
     ctx(&mut f, "qname_bytes", e.qname_bytes);
     ctx(&mut f, "answer_bytes", e.answer_bytes);

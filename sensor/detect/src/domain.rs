@@ -24,7 +24,11 @@ pub(crate) fn split(name: &str) -> Option<Split<'_>> {
     let label = registrable.get(..reg_len.checked_sub(suffix_len + 1)?)?;
     let sub = name.get(..name.len() - reg_len)?;
     let sub = sub.strip_suffix('.').unwrap_or(sub);
-    Some(Split { registrable, label, sub })
+    Some(Split {
+        registrable,
+        label,
+        sub,
+    })
 }
 
 /// `name` is `suffix` or ends with `.suffix`.
@@ -41,11 +45,19 @@ mod tests {
     fn splits_at_the_public_suffix() {
         assert_eq!(
             split("a.b.example.co.uk"),
-            Some(Split { registrable: "example.co.uk", label: "example", sub: "a.b" })
+            Some(Split {
+                registrable: "example.co.uk",
+                label: "example",
+                sub: "a.b"
+            })
         );
         assert_eq!(
             split("example.com."),
-            Some(Split { registrable: "example.com", label: "example", sub: "" })
+            Some(Split {
+                registrable: "example.com",
+                label: "example",
+                sub: ""
+            })
         );
         assert_eq!(split("com"), None);
         assert!(under("1.0.0.10.in-addr.arpa", "in-addr.arpa"));

@@ -34,7 +34,9 @@ struct Entry {
 
 impl Exfil {
     pub(crate) fn new(cfg: &ExfilConfig) -> Self {
-        Exfil { pairs: Lru::new(cfg.max_pairs) }
+        Exfil {
+            pairs: Lru::new(cfg.max_pairs),
+        }
     }
 
     pub(crate) fn flow_end(
@@ -53,12 +55,26 @@ impl Exfil {
         let (e, _) = self.pairs.get_or_insert_with(
             key_hash(&key),
             |k| *k == key,
-            || (key, Entry { start_us: now_us, level: cfg.min_bytes, ..Entry::default() }),
+            || {
+                (
+                    key,
+                    Entry {
+                        start_us: now_us,
+                        level: cfg.min_bytes,
+                        ..Entry::default()
+                    },
+                )
+            },
         );
         if expired(e.start_us, cfg.window_s, now_us) {
             let mut ids = std::mem::take(&mut e.flow_ids);
             ids.clear();
-            *e = Entry { start_us: now_us, level: cfg.min_bytes, flow_ids: ids, ..Entry::default() };
+            *e = Entry {
+                start_us: now_us,
+                level: cfg.min_bytes,
+                flow_ids: ids,
+                ..Entry::default()
+            };
         }
         e.last_us = now_us;
         e.bytes_out = e.bytes_out.saturating_add(f.bytes_toserver);
@@ -77,7 +93,11 @@ impl Exfil {
         let volume = (e.bytes_out as f64 / (8.0 * cfg.min_bytes as f64)).min(1.0);
         let lopsided = (ratio / (10.0 * cfg.min_ratio.max(0.1))).min(1.0);
         let score = r3(0.5 + 0.3 * volume + 0.2 * lopsided);
-        let severity = if e.bytes_out >= cfg.min_bytes.saturating_mul(8) { 1 } else { 2 };
+        let severity = if e.bytes_out >= cfg.min_bytes.saturating_mul(8) {
+            1
+        } else {
+            2
+        };
         let mut found = EXFIL_VOLUME.finding(
             now_us,
             &format!("{} -> {}", f.client, f.server),
@@ -103,7 +123,11 @@ impl Exfil {
     }
 
     pub(crate) fn sweep(&mut self, cfg: &ExfilConfig, now_us: u64) {
-        while self.pairs.oldest().is_some_and(|(_, e)| expired(e.last_us, cfg.window_s, now_us)) {
+        while self
+            .pairs
+            .oldest()
+            .is_some_and(|(_, e)| expired(e.last_us, cfg.window_s, now_us))
+        {
             self.pairs.pop_oldest();
         }
     }
@@ -113,10 +137,16 @@ impl Exfil {
     }
 
     pub(crate) fn state_bytes(&self) -> usize {
-        self.pairs.table_bytes() + self.pairs.iter().map(|(_, e)| e.flow_ids.heap_bytes()).sum::<usize>()
+        self.pairs.table_bytes()
+            + self
+                .pairs
+                .iter()
+                .map(|(_, e)| e.flow_ids.heap_bytes())
+                .sum::<usize>()
     }
 
     pub(crate) fn bound_bytes(cfg: &ExfilConfig, max_ids: usize) -> usize {
-        Lru::<(IpAddr, IpAddr), Entry>::bound_table_bytes(cfg.max_pairs) + cfg.max_pairs * max_ids * 8
+        Lru::<(IpAddr, IpAddr), Entry>::bound_table_bytes(cfg.max_pairs)
+            + cfg.max_pairs * max_ids * 8
     }
 }

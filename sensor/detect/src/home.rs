@@ -41,7 +41,11 @@ impl HomeNet {
             .map(|&(ip, len)| {
                 let (b, v4) = bits(ip);
                 let len = u32::from(len) + if v4 { 96 } else { 0 };
-                let mask = if len == 0 { 0 } else { u128::MAX << (128 - len.min(128)) };
+                let mask = if len == 0 {
+                    0
+                } else {
+                    u128::MAX << (128 - len.min(128))
+                };
                 (b & mask, mask)
             })
             .collect();
@@ -61,9 +65,8 @@ impl HomeNet {
             IpAddr::V6(a) => {
                 a.is_multicast()
                     || a.is_unspecified()
-                    || a.to_ipv4_mapped().is_some_and(|v| {
-                        v.is_multicast() || v.is_broadcast() || v.is_unspecified()
-                    })
+                    || a.to_ipv4_mapped()
+                        .is_some_and(|v| v.is_multicast() || v.is_broadcast() || v.is_unspecified())
             }
         };
         !special && !self.contains(ip)

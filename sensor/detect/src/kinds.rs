@@ -162,7 +162,14 @@ pub const ALL: &[&Kind] = &[
 
 impl Kind {
     /// A finding of this kind with no ports, score, flows or context yet.
-    pub(crate) fn finding(&self, ts_us: u64, key: &str, severity: u8, src: IpAddr, dest: IpAddr) -> Finding {
+    pub(crate) fn finding(
+        &self,
+        ts_us: u64,
+        key: &str,
+        severity: u8,
+        src: IpAddr,
+        dest: IpAddr,
+    ) -> Finding {
         Finding {
             ts_us,
             detector: self.detector,

@@ -75,14 +75,26 @@ pub(crate) fn score(label: &str) -> Lexical {
         bits += cost(p2, p1, 0);
         trigrams += 1;
     }
-    let bpc = if trigrams == 0 { 0.0 } else { bits / f64::from(trigrams) };
+    let bpc = if trigrams == 0 {
+        0.0
+    } else {
+        bits / f64::from(trigrams)
+    };
     let len = bytes.len() as f64;
-    let digit_ratio = if bytes.is_empty() { 0.0 } else { f64::from(digits) / len };
+    let digit_ratio = if bytes.is_empty() {
+        0.0
+    } else {
+        f64::from(digits) / len
+    };
 
     // English-like labels sit below 5 bits a character, uniform random letters near 7.5.
     let gibberish = ((bpc - 5.0) / 2.0).clamp(0.0, 1.0);
     // Digits interleaved with letters (hex, base36) rather than a trailing number ("web2").
-    let mixed = if letters > 0 && digits > 0 { (digit_ratio / 0.3).min(1.0) } else { 0.0 };
+    let mixed = if letters > 0 && digits > 0 {
+        (digit_ratio / 0.3).min(1.0)
+    } else {
+        0.0
+    };
     let consonants = (f64::from(max_run.saturating_sub(3)) / 3.0).min(1.0);
     let raw = (gibberish + 0.25 * mixed + 0.1 * consonants).min(1.0);
     // Below 6 characters a label is too short to tell noise from an abbreviation.
@@ -108,5 +120,91 @@ mod tests {
         assert!(noise.score > 0.8 && the.score < 0.2, "{the:?} {noise:?}");
         assert_eq!(score("").score, 0.0);
         assert_eq!(score("web2").digit_ratio, 0.25);
+    }
+
+    #[test]
+    fn brands_pass_and_random_labels_do_not() {
+        let brands = [
+            "google",
+            "facebook",
+            "youtube",
+            "wikipedia",
+            "amazon",
+            "twitter",
+            "instagram",
+            "linkedin",
+            "microsoft",
+            "netflix",
+            "stackoverflow",
+            "github",
+            "cloudflare",
+            "dropbox",
+            "salesforce",
+            "paypal",
+            "walmart",
+            "bestbuy",
+            "nytimes",
+            "washingtonpost",
+            "weather",
+            "spotify",
+            "pinterest",
+            "wordpress",
+            "mozilla",
+            "debian",
+            "python",
+            "docker",
+            "kubernetes",
+            "wellsfargo",
+            "bankofamerica",
+            "booking",
+            "tripadvisor",
+            "discord",
+            "whatsapp",
+            "telegram",
+            "protonmail",
+            "outlook",
+            "samsung",
+            "lenovo",
+            "nvidia",
+            "oracle",
+            "atlassian",
+            "gitlab",
+            "bitbucket",
+            "rubygems",
+            "office365",
+            "web2",
+            "mail",
+            "cnn",
+            "ibm",
+            "bbc",
+            "npmjs",
+            "airbnb",
+        ];
+        for b in brands {
+            let l = score(b);
+            assert!(l.score < 0.6, "{b}: {l:?}");
+        }
+        // Uniform random letters and digits, 10-16 characters (Conficker, Cryptolocker style).
+        let mut x = 0x1234_5678_u64;
+        let mut high = 0;
+        for _ in 0..200 {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let len = 10 + (x >> 60) as usize;
+            let label: String = (0..len)
+                .map(|i| {
+                    let v = (x.rotate_left(7 * i as u32 + 3) >> 32) % 36;
+                    b"abcdefghijklmnopqrstuvwxyz0123456789"[v as usize] as char
+                })
+                .collect();
+            if score(&label).score >= 0.6 {
+                high += 1;
+            }
+        }
+        assert!(
+            high >= 180,
+            "{high} of 200 random labels scored as generated"
+        );
     }
 }

@@ -44,7 +44,7 @@ mod window;
 
 pub use crate::config::{
     BeaconConfig, DetectConfig, DgaConfig, DnsTunnelConfig, ExfilConfig, LongConnConfig,
-    PortMismatchConfig, Scope, ScanConfig, TlsAnomalyConfig,
+    PortMismatchConfig, ScanConfig, Scope, TlsAnomalyConfig,
 };
 pub use crate::obs::{CertFacts, DnsObs, Finding, FlowSummary, Observation, TlsObs};
 
@@ -143,7 +143,11 @@ impl Detectors {
         match obs {
             Observation::FlowEnd(f) => {
                 if c.beacon.enabled {
-                    let times = Times { now_us: now, first_us: self.first_us.unwrap_or(now), max_ids: ids };
+                    let times = Times {
+                        now_us: now,
+                        first_us: self.first_us.unwrap_or(now),
+                        max_ids: ids,
+                    };
                     self.beacon.flow_end(f, &c.beacon, home, times, out);
                 }
                 if c.scan.enabled {
@@ -156,7 +160,8 @@ impl Detectors {
                     self.long_conn.flow(f, false, &c.long_conn, home, now, out);
                 }
                 if c.port_mismatch.enabled {
-                    self.port_mismatch.flow_end(f, &c.port_mismatch, home, now, out);
+                    self.port_mismatch
+                        .flow_end(f, &c.port_mismatch, home, now, out);
                 }
             }
             Observation::FlowOpen(f) => {
@@ -213,7 +218,8 @@ impl Detectors {
             self.beacon.finish(&self.cfg.beacon, times, out);
         }
         if self.cfg.dns_tunnel.enabled {
-            self.dns_tunnel.finish(&self.cfg.dns_tunnel, self.now_us, out);
+            self.dns_tunnel
+                .finish(&self.cfg.dns_tunnel, self.now_us, out);
         }
     }
 

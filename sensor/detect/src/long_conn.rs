@@ -21,7 +21,9 @@ pub(crate) struct LongConn {
 
 impl LongConn {
     pub(crate) fn new(cfg: &LongConnConfig) -> Self {
-        LongConn { flows: Lru::new(cfg.max_flows) }
+        LongConn {
+            flows: Lru::new(cfg.max_flows),
+        }
     }
 
     pub(crate) fn flow(
@@ -47,7 +49,10 @@ impl LongConn {
         let done = if open {
             self.flows.peek(h, |k| *k == key).copied().unwrap_or(0)
         } else {
-            self.flows.remove(h, |k| *k == key).map(|(_, v)| v).unwrap_or(0)
+            self.flows
+                .remove(h, |k| *k == key)
+                .map(|(_, v)| v)
+                .unwrap_or(0)
         };
         if crossed == 0 || crossed <= usize::from(done) {
             return;
@@ -57,7 +62,9 @@ impl LongConn {
             let (v, _) = self.flows.get_or_insert_with(h, |k| *k == key, || (key, 0));
             *v = n;
         }
-        let Some(&threshold) = cfg.thresholds_s.get(crossed - 1) else { return };
+        let Some(&threshold) = cfg.thresholds_s.get(crossed - 1) else {
+            return;
+        };
         let longest = cfg.thresholds_s.last().copied().unwrap_or(threshold).max(1);
         let hours = threshold as f64 / 3600.0;
         let key_text = format!(

@@ -5,17 +5,17 @@
 //! slot finds them. Lookups take the hash and an equality test, so a borrowed form of the key
 //! (`(IpAddr, &str)` for an `(IpAddr, Box<str>)` key) finds an entry without allocating.
 //! Two keys with the same hash share a slot: the newer replaces the older, which at worst
-//! forgets one key early (SipHash, 64 bits: not in practice).
+//! forgets one key early (64-bit keyed hash: not in practice).
 //!
 //! Iteration and eviction follow the recency list, never the hash map, so the order of
 //! everything the detectors do is deterministic.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher};
+use std::hash::{BuildHasherDefault, Hash, Hasher};
 
 const NIL: u32 = u32::MAX;
 
-/// The map's keys are already SipHash outputs: hashing them again would only cost time.
+/// The map's keys are already hash outputs: hashing them again would only cost time.
 #[derive(Default)]
 pub(crate) struct IdHasher(u64);
 
@@ -52,11 +52,12 @@ pub(crate) struct Lru<K, V> {
 }
 
 /// Hash of a key (or of its borrowed form: `(ip, "name")` hashes like `(ip, String)`).
-/// Fixed SipHash keys: deterministic within a build, and not something traffic can aim at
-/// without knowing the build.
+/// aHash with keys drawn once per process: fast, and traffic cannot aim collisions at a key
+/// it cannot compute. Nothing but slot lookup depends on the value (order follows the
+/// recency list), so the random keys do not make findings differ between runs.
 pub(crate) fn key_hash<Q: Hash + ?Sized>(q: &Q) -> u64 {
-    std::hash::BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default()
-        .hash_one(q)
+    static STATE: std::sync::OnceLock<ahash::RandomState> = std::sync::OnceLock::new();
+    STATE.get_or_init(ahash::RandomState::new).hash_one(q)
 }
 
 impl<K, V> Lru<K, V> {
@@ -139,10 +140,17 @@ impl<K, V> Lru<K, V> {
         if self.slots.len() == self.slots.capacity() {
             // Grow by doubling but never past `cap`, so the bound holds for the Vec too.
             let want = (self.slots.capacity() * 2).max(4).min(self.cap);
-            self.slots.reserve_exact(want.saturating_sub(self.slots.len()));
+            self.slots
+                .reserve_exact(want.saturating_sub(self.slots.len()));
         }
         let i = self.slots.len() as u32;
-        self.slots.push(Slot { hash, key, val, prev: NIL, next: NIL });
+        self.slots.push(Slot {
+            hash,
+            key,
+            val,
+            prev: NIL,
+            next: NIL,
+        });
         self.push_front(i);
         self.index.insert(hash, i);
         gone
@@ -308,7 +316,9 @@ mod tests {
         let mut l: Lru<u64, u64> = Lru::new(50);
         let mut x = 7u64;
         for _ in 0..5000 {
-            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             let k = (x >> 33) % 120;
             match (x >> 20) % 4 {
                 0 => {

@@ -19,7 +19,9 @@ pub(crate) struct PortMismatch {
 
 impl PortMismatch {
     pub(crate) fn new(cfg: &PortMismatchConfig) -> Self {
-        PortMismatch { seen: Lru::new(cfg.max_keys) }
+        PortMismatch {
+            seen: Lru::new(cfg.max_keys),
+        }
     }
 
     pub(crate) fn flow_end(
@@ -30,12 +32,15 @@ impl PortMismatch {
         now_us: u64,
         out: &mut Vec<Finding>,
     ) {
-        let Some(proto) = f.app_proto.filter(|p| *p != "failed") else { return };
+        let Some(proto) = f.app_proto.filter(|p| *p != "failed") else {
+            return;
+        };
         if !cfg.scope.admits(home, f.client, f.server) {
             return;
         }
-        let Some(kind) = check(proto, f.server_port, |p| cfg.extra_ports.get(p).map(Vec::as_slice))
-        else {
+        let Some(kind) = check(proto, f.server_port, |p| {
+            cfg.extra_ports.get(p).map(Vec::as_slice)
+        }) else {
             return;
         };
         let key = (f.client, f.server, f.server_port, proto);
@@ -52,7 +57,13 @@ impl PortMismatch {
             Mismatch::WrongProto => (&PORT_WRONG_PROTO, 2),
             Mismatch::OffUsual => (&PORT_OFF_USUAL, 3),
         };
-        let text = format!("{proto} on {}/{} {} -> {}", f.server_port, proto_name(f.proto), f.client, f.server);
+        let text = format!(
+            "{proto} on {}/{} {} -> {}",
+            f.server_port,
+            proto_name(f.proto),
+            f.client,
+            f.server
+        );
         let mut found = k.finding(now_us, &text, severity, f.client, f.server);
         found.src_port = Some(f.client_port);
         found.dest_port = Some(f.server_port);

@@ -16,10 +16,30 @@ pub(crate) fn quantile(sorted: &[f64], q: f64) -> f64 {
     }
 }
 
+/// Median of unsorted samples (reordered in place): the same as `quantile(sorted, 0.5)`.
+fn median_unsorted(v: &mut [f64]) -> f64 {
+    let n = v.len();
+    if n == 0 {
+        return 0.0;
+    }
+    let (_, hi, _) = v.select_nth_unstable_by(n / 2, f64::total_cmp);
+    let hi = *hi;
+    if n % 2 == 1 {
+        return hi;
+    }
+    // Even count: the mean of the two middle values; the lower one is the largest below.
+    let lo = v[..n / 2].iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    (lo + hi) / 2.0
+}
+
 /// RITA's dispersion score of a series (inter-arrival gaps for `ts`, bytes for `ds`):
 /// mean of `1 - |Bowley skew|` and `(median - MAD) / median`. `small_median` is the MAD
 /// score when the median is below 1 (RITA: 1 for ts, 0 for ds). Returns (score, skew, mad).
-pub(crate) fn dispersion(sorted: &[f64], scratch: &mut Vec<f64>, small_median: f64) -> (f64, f64, f64) {
+pub(crate) fn dispersion(
+    sorted: &[f64],
+    scratch: &mut Vec<f64>,
+    small_median: f64,
+) -> (f64, f64, f64) {
     let q1 = quantile(sorted, 0.25);
     let q2 = quantile(sorted, 0.5);
     let q3 = quantile(sorted, 0.75);
@@ -32,9 +52,12 @@ pub(crate) fn dispersion(sorted: &[f64], scratch: &mut Vec<f64>, small_median: f
     };
     scratch.clear();
     scratch.extend(sorted.iter().map(|v| (v - q2).abs()));
-    scratch.sort_by(f64::total_cmp);
-    let mad = quantile(scratch, 0.5);
-    let mad_score = if q2 >= 1.0 { ((q2 - mad) / q2).max(0.0) } else { small_median };
+    let mad = median_unsorted(scratch);
+    let mad_score = if q2 >= 1.0 {
+        ((q2 - mad) / q2).max(0.0)
+    } else {
+        small_median
+    };
     (((1.0 - skew.abs()) + mad_score) / 2.0, skew, mad)
 }
 
@@ -60,7 +83,11 @@ pub(crate) fn histogram(times: &[f64]) -> (f64, f64, f64, usize) {
     }
     let counts = &counts[..bins];
     let mean = n as f64 / bins as f64;
-    let var = counts.iter().map(|&c| (f64::from(c) - mean).powi(2)).sum::<f64>() / bins as f64;
+    let var = counts
+        .iter()
+        .map(|&c| (f64::from(c) - mean).powi(2))
+        .sum::<f64>()
+        / bins as f64;
     let cv = var.sqrt() / mean;
     let cv_score = if cv > 1.0 { 0.0 } else { 1.0 - cv };
 
@@ -137,10 +164,19 @@ mod tests {
     fn skewed_gaps_lose_score() {
         // Exponential gaps (the quantiles of a Poisson process, mean 100 s): a person or
         // a random process, not a timer. RITA scores this about 0.5.
-        let gaps: Vec<f64> =
-            (0..40).map(|i| -(1.0 - (f64::from(i) + 0.5) / 40.0).ln() * 100.0).collect();
+        let gaps: Vec<f64> = (0..40)
+            .map(|i| -(1.0 - (f64::from(i) + 0.5) / 40.0).ln() * 100.0)
+            .collect();
         let (score, _, _) = dispersion(&gaps, &mut Vec::new(), 1.0);
         assert!(score < 0.7, "{score}");
+    }
+
+    #[test]
+    fn median_without_sorting() {
+        let mut v = vec![5.0, 1.0, 4.0, 2.0];
+        assert_eq!(median_unsorted(&mut v), 3.0);
+        let mut v = vec![9.0, 1.0, 4.0];
+        assert_eq!(median_unsorted(&mut v), 4.0);
     }
 
     #[test]

@@ -43,7 +43,11 @@ struct Entry {
 
 impl Entry {
     fn fresh(now_us: u64, level: u64) -> Self {
-        Entry { start_us: now_us, level, ..Entry::default() }
+        Entry {
+            start_us: now_us,
+            level,
+            ..Entry::default()
+        }
     }
 
     fn reset(&mut self, now_us: u64, level: u64) {
@@ -51,7 +55,13 @@ impl Entry {
         let mut flow_ids = std::mem::take(&mut self.flow_ids);
         distinct.clear();
         flow_ids.clear();
-        *self = Entry { start_us: now_us, level, distinct, flow_ids, ..Entry::default() };
+        *self = Entry {
+            start_us: now_us,
+            level,
+            distinct,
+            flow_ids,
+            ..Entry::default()
+        };
     }
 
     fn heap_bytes(&self) -> usize {
@@ -72,7 +82,10 @@ fn failed(f: &FlowSummary, include_udp: bool) -> bool {
 
 impl Scan {
     pub(crate) fn new(cfg: &ScanConfig) -> Self {
-        Scan { vertical: Lru::new(cfg.max_keys), horizontal: Lru::new(cfg.max_keys) }
+        Scan {
+            vertical: Lru::new(cfg.max_keys),
+            horizontal: Lru::new(cfg.max_keys),
+        }
     }
 
     pub(crate) fn flow_end(
@@ -94,9 +107,26 @@ impl Scan {
             || (vkey, Entry::fresh(now_us, cfg.vertical_min_ports)),
         );
         let port_id = u64::from(f.server_port) | (u64::from(f.proto) << 16);
-        if let Some(n) = update(e, f, cfg, cfg.vertical_min_ports, stable_hash_u64(port_id), now_us, max_ids) {
+        if let Some(n) = update(
+            e,
+            f,
+            cfg,
+            cfg.vertical_min_ports,
+            stable_hash_u64(port_id),
+            now_us,
+            max_ids,
+        ) {
             let key = format!("{} -> {}", f.client, f.server);
-            let mut found = report(e, &SCAN_VERTICAL, &key, f, n, cfg.vertical_min_ports, cfg, now_us);
+            let mut found = report(
+                e,
+                &SCAN_VERTICAL,
+                &key,
+                f,
+                n,
+                cfg.vertical_min_ports,
+                cfg,
+                now_us,
+            );
             ctx(&mut found, "distinct_ports", n);
             out.push(found);
         }
@@ -114,11 +144,31 @@ impl Scan {
                 (v as u64) ^ ((v >> 64) as u64).rotate_left(17) ^ (1 << 63)
             }
         };
-        if let Some(n) =
-            update(e, f, cfg, cfg.horizontal_min_hosts, stable_hash_u64(server_id), now_us, max_ids)
-        {
-            let key = format!("{} -> port {}/{}", f.client, f.server_port, proto_name(f.proto));
-            let mut found = report(e, &SCAN_HORIZONTAL, &key, f, n, cfg.horizontal_min_hosts, cfg, now_us);
+        if let Some(n) = update(
+            e,
+            f,
+            cfg,
+            cfg.horizontal_min_hosts,
+            stable_hash_u64(server_id),
+            now_us,
+            max_ids,
+        ) {
+            let key = format!(
+                "{} -> port {}/{}",
+                f.client,
+                f.server_port,
+                proto_name(f.proto)
+            );
+            let mut found = report(
+                e,
+                &SCAN_HORIZONTAL,
+                &key,
+                f,
+                n,
+                cfg.horizontal_min_hosts,
+                cfg,
+                now_us,
+            );
             found.dest_port = Some(f.server_port);
             ctx(&mut found, "distinct_hosts", n);
             out.push(found);
@@ -126,10 +176,17 @@ impl Scan {
     }
 
     pub(crate) fn sweep(&mut self, cfg: &ScanConfig, now_us: u64) {
-        while self.vertical.oldest().is_some_and(|(_, e)| expired(e.last_us, cfg.window_s, now_us)) {
+        while self
+            .vertical
+            .oldest()
+            .is_some_and(|(_, e)| expired(e.last_us, cfg.window_s, now_us))
+        {
             self.vertical.pop_oldest();
         }
-        while self.horizontal.oldest().is_some_and(|(_, e)| expired(e.last_us, cfg.window_s, now_us))
+        while self
+            .horizontal
+            .oldest()
+            .is_some_and(|(_, e)| expired(e.last_us, cfg.window_s, now_us))
         {
             self.horizontal.pop_oldest();
         }
@@ -142,8 +199,16 @@ impl Scan {
     pub(crate) fn state_bytes(&self) -> usize {
         self.vertical.table_bytes()
             + self.horizontal.table_bytes()
-            + self.vertical.iter().map(|(_, e)| e.heap_bytes()).sum::<usize>()
-            + self.horizontal.iter().map(|(_, e)| e.heap_bytes()).sum::<usize>()
+            + self
+                .vertical
+                .iter()
+                .map(|(_, e)| e.heap_bytes())
+                .sum::<usize>()
+            + self
+                .horizontal
+                .iter()
+                .map(|(_, e)| e.heap_bytes())
+                .sum::<usize>()
     }
 
     pub(crate) fn bound_bytes(cfg: &ScanConfig, max_ids: usize) -> usize {
@@ -211,7 +276,13 @@ fn report(
 ) -> Finding {
     let score = r3((n as f64 / (4.0 * min as f64)).min(1.0));
     let severity = if n >= min.saturating_mul(4) { 2 } else { 3 };
-    let mut found = kind.finding(now_us, key, severity, f.client, e.last_server.unwrap_or(f.server));
+    let mut found = kind.finding(
+        now_us,
+        key,
+        severity,
+        f.client,
+        e.last_server.unwrap_or(f.server),
+    );
     found.score = Some(score);
     found.proto = Some(e.proto);
     found.flow_ids = e.flow_ids.to_vec();

@@ -65,7 +65,7 @@ impl Distinct {
         }
         if self.exact.len() < EXACT {
             if self.exact.capacity() == self.exact.len() {
-                let want = (self.exact.capacity() * 2).max(2).min(EXACT);
+                let want = (self.exact.capacity() * 2).clamp(2, EXACT);
                 self.exact.reserve_exact(want - self.exact.len());
             }
             self.exact.push(h);
@@ -177,30 +177,54 @@ impl FlowIds {
     }
 }
 
-/// Shannon entropy in bits per byte of `s`, dots excluded (they are structure, not payload),
-/// with the number of bytes counted.
-pub(crate) fn entropy(s: &[u8]) -> (f64, usize) {
-    let mut counts = [0u16; 256];
-    let mut n = 0usize;
-    for &b in s {
-        if b != b'.' {
-            counts[b as usize] = counts[b as usize].saturating_add(1);
-            n += 1;
+/// `c * log2(c)` for small counts: entropy then needs one `log2` per name, not one per
+/// distinct character (DNS names are at most 253 bytes; longer input uses `log2`).
+fn clogc(c: u16) -> f64 {
+    static TABLE: std::sync::OnceLock<[f64; 256]> = std::sync::OnceLock::new();
+    let t = TABLE.get_or_init(|| {
+        let mut t = [0.0; 256];
+        for (i, v) in t.iter_mut().enumerate().skip(1) {
+            *v = i as f64 * (i as f64).log2();
         }
+        t
+    });
+    match t.get(usize::from(c)) {
+        Some(v) => *v,
+        None => f64::from(c) * f64::from(c).log2(),
+    }
+}
+
+/// Shannon entropy in bits per byte of `s`, dots excluded (they are structure, not payload),
+/// with the number of bytes counted and the longest dot-separated label.
+pub(crate) fn entropy(s: &[u8]) -> (f64, usize, usize) {
+    let mut counts = [0u16; 256];
+    // The distinct bytes, so the sum below visits only those.
+    let mut seen = [0u8; 256];
+    let mut distinct = 0usize;
+    let mut n = 0usize;
+    let (mut label, mut longest) = (0usize, 0usize);
+    for &b in s {
+        if b == b'.' {
+            label = 0;
+            continue;
+        }
+        label += 1;
+        longest = longest.max(label);
+        let c = &mut counts[usize::from(b)];
+        if *c == 0 {
+            seen[distinct] = b;
+            distinct += 1;
+        }
+        *c = c.saturating_add(1);
+        n += 1;
     }
     if n == 0 {
-        return (0.0, 0);
+        return (0.0, 0, 0);
     }
     let nf = n as f64;
-    let h = counts
-        .iter()
-        .filter(|c| **c > 0)
-        .map(|&c| {
-            let p = f64::from(c) / nf;
-            -p * p.log2()
-        })
-        .sum();
-    (h, n)
+    // H = log2 n - (1/n) * sum(c log2 c)
+    let sum: f64 = seen[..distinct].iter().map(|&b| clogc(counts[usize::from(b)])).sum();
+    ((nf.log2() - sum / nf).max(0.0), n, longest)
 }
 
 /// Rounds for the findings' context: three decimals are what an analyst reads.
@@ -226,7 +250,10 @@ mod tests {
                 d.add(stable_hash(format!("sub{i}.example.com").as_bytes()));
             }
             let e = d.estimate() as f64;
-            assert!((e - n as f64).abs() / (n as f64) < 0.2, "n={n} estimate={e}");
+            assert!(
+                (e - n as f64).abs() / (n as f64) < 0.2,
+                "n={n} estimate={e}"
+            );
             assert!(d.heap_bytes() <= Distinct::MAX_HEAP);
         }
     }
@@ -246,6 +273,17 @@ mod tests {
     fn entropy_of_simple_strings() {
         assert_eq!(entropy(b"aaaa").0, 0.0);
         assert!((entropy(b"ab.ab").0 - 1.0).abs() < 1e-9);
-        assert_eq!(entropy(b"ab.ab").1, 4);
+        assert_eq!(entropy(b"ab.abc"), (entropy(b"ababc").0, 5, 3));
+        // Against the textbook formula.
+        let s = b"x3kq9z.aa7bq.zzzzqk1";
+        let n = s.iter().filter(|b| **b != b'.').count() as f64;
+        let mut h = 0.0;
+        for b in 0..=255u8 {
+            let c = s.iter().filter(|x| **x == b && b != b'.').count() as f64;
+            if c > 0.0 {
+                h -= c / n * (c / n).log2();
+            }
+        }
+        assert!((entropy(s).0 - h).abs() < 1e-9);
     }
 }

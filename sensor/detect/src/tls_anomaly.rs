@@ -74,7 +74,7 @@ impl TlsAnomaly {
                 }
             }
         }
-        let no_sni = t.sni.as_deref().map_or(true, str::is_empty);
+        let no_sni = !matches!(t.sni.as_deref(), Some(s) if !s.is_empty());
         if cfg.no_sni && no_sni && home.is_external(t.server) {
             self.report(t, &TLS_NO_SNI, 3, cfg, now_us, out);
         }
@@ -102,7 +102,11 @@ impl TlsAnomaly {
             self.seen.insert(h, key, now_us);
         }
         let name = t.sni.as_deref().filter(|s| !s.is_empty());
-        let text = format!("{} -> {}", t.client, name.map_or_else(|| t.server.to_string(), str::to_string));
+        let text = format!(
+            "{} -> {}",
+            t.client,
+            name.map_or_else(|| t.server.to_string(), str::to_string)
+        );
         let mut f = kind.finding(now_us, &text, severity, t.client, t.server);
         fill(&mut f, t);
         if let Some(c) = &t.cert {
@@ -136,7 +140,12 @@ impl TlsAnomaly {
             h,
             |k| k.0 == is_ja4 && &*k.1 == fp,
             || {
-                let fresh = Fp { first_host: t.client, shared: false, sightings: 0, reported: false };
+                let fresh = Fp {
+                    first_host: t.client,
+                    shared: false,
+                    sightings: 0,
+                    reported: false,
+                };
                 ((is_ja4, fp.into()), fresh)
             },
         );
@@ -156,7 +165,11 @@ impl TlsAnomaly {
         let mut f = TLS_RARE_FINGERPRINT.finding(now_us, &text, 3, t.client, t.server);
         f.score = Some(1.0 - 1.0 / hosts as f64);
         fill(&mut f, t);
-        ctx(&mut f, "fingerprint_type", if is_ja4 { "ja4" } else { "ja3" });
+        ctx(
+            &mut f,
+            "fingerprint_type",
+            if is_ja4 { "ja4" } else { "ja3" },
+        );
         ctx(&mut f, "fingerprint", fp);
         ctx(&mut f, "sightings", e.sightings);
         ctx(&mut f, "internal_hosts_seen", hosts);
@@ -170,7 +183,11 @@ impl TlsAnomaly {
     pub(crate) fn state_bytes(&self) -> usize {
         self.seen.table_bytes()
             + self.fingerprints.table_bytes()
-            + self.fingerprints.iter().map(|(k, _)| k.1.len()).sum::<usize>()
+            + self
+                .fingerprints
+                .iter()
+                .map(|(k, _)| k.1.len())
+                .sum::<usize>()
             + self.hosts.heap_bytes()
     }
 

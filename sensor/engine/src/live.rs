@@ -299,7 +299,9 @@ impl LiveCapture {
                         }
                     }
                 }
-                (Sources::Pcap(caps), Some(d)) => read_pcap(caps, d, stop, &mut warnings),
+                (Sources::Pcap(caps), Some(d)) => {
+                    read_pcap(caps, d, stop, block_timeout, &mut warnings)
+                }
                 (Sources::Pcap(_), None) => {}
             }
             let mut stats = Stats::default();
@@ -525,11 +527,12 @@ fn read_pcap(
     mut caps: Vec<PcapLive>,
     mut dispatcher: Dispatcher,
     stop: &AtomicBool,
+    block_timeout: Duration,
     warnings: &mut Vec<String>,
 ) {
-    // libpcap in immediate mode hands packets over as they come; a quarter second with nothing
-    // new after delivery stopped means the buffers are empty.
-    let drain_quiet = Duration::from_millis(250);
+    // libpcap hands a partly filled block over after the block timeout: a quarter second
+    // (and two timeouts) with nothing new after delivery stopped means the buffers are empty.
+    let drain_quiet = Duration::from_millis(250).max(block_timeout * 2 + Duration::from_millis(50));
     let mut stopping = false;
     let mut last_data = Instant::now();
     let mut last_stats = Instant::now();

@@ -456,6 +456,14 @@ impl RawRespond {
         )? {
             c.element_timeout_max = v;
         }
+        if c.element_timeout_max < c.reconcile_interval * 3 {
+            // A capped element is re-asserted by a reconcile once past half its timeout; the
+            // next reconcile must come before it lapses.
+            return Err((
+                k("element_timeout_max"),
+                "must be at least 3 x respond.reconcile_interval".into(),
+            ));
+        }
         let ms = Duration::from_millis(50);
         if let Some(v) = dur(&k("retry_min"), &self.retry_min, ms)? {
             c.retry_min = v;
@@ -698,6 +706,10 @@ mod tests {
             "respond.rules[0].ttl"
         );
         assert_eq!(key("default_ttl = \"0s\""), "respond.default_ttl");
+        assert_eq!(
+            key("reconcile_interval = \"10h\""),
+            "respond.element_timeout_max"
+        );
     }
 
     #[test]

@@ -110,7 +110,16 @@ impl Operator {
         let loaded = self.journal.read(now).map_err(io)?;
         let mut store = DecisionStore::new(self.cfg.max_decisions);
         for d in loaded.live {
-            store.merge(d);
+            // As at a sensor's start: a decision a guard now refuses is withdrawn.
+            match self.guards.check(&d.net) {
+                Ok(()) => store.merge(d),
+                Err(hit) => {
+                    let mut f = decision_record("withdrawn", &d, self.cfg.dry_run);
+                    f.insert("guard".into(), hit.name().into());
+                    f.insert("detail".into(), hit.to_string().into());
+                    self.audit.record("decision", f);
+                }
+            }
         }
         for d in &loaded.expired {
             self.audit
@@ -245,20 +254,20 @@ impl Operator {
     fn push(&mut self, before: &Desired, after: &Desired, now: u64) -> Vec<PushOutcome> {
         let mut out = Vec::new();
         for b in &mut self.backends {
-            // Start from what the journal says is in place and push only the change; if that
-            // fails (the backend drifted, or was down), read it and repair everything.
-            b.assume(before, now);
-            let result = match b.apply(before, after, now) {
-                Ok(r) => Ok(r),
-                Err(first) if b.reconciles() => b.resync(after, now).map_err(|e| {
-                    if e == first {
-                        e
-                    } else {
-                        format!("{first}; then: {e}")
-                    }
-                }),
-                Err(e) => Err(e),
+            // Firewalls and the list are first brought to the journal's state as it was
+            // (repairing drift, e.g. after a reboot without `sync`), then given the change, so
+            // the report tells the two apart. A webhook only hears of the change.
+            let repaired = if b.reconciles() {
+                b.resync(before, now)
+            } else {
+                Ok(PushReport::default())
             };
+            let result = repaired.and_then(|r| {
+                b.apply(before, after, now).map(|mut a| {
+                    a.drift += r.drift;
+                    a
+                })
+            });
             out.push(PushOutcome {
                 backend: b.name(),
                 result,

@@ -87,10 +87,24 @@ impl Responder {
                 fields!("journal" => journal.path().display().to_string(),
                         "restored" => loaded.live.len(), "expired" => loaded.expired.len()),
             );
+            // Guards may have changed since a decision was made (an address added to
+            // never_block, a new home_net): such a decision is withdrawn, not restored.
+            let mut withdrawn = 0;
             for d in loaded.live {
-                store.merge(d);
+                match guards.check(&d.net) {
+                    Ok(()) => store.merge(d),
+                    Err(hit) => {
+                        withdrawn += 1;
+                        let mut f = decision_fields("withdrawn", &d, cfg.dry_run);
+                        f.insert("guard".into(), hit.name().into());
+                        f.insert("detail".into(), hit.to_string().into());
+                        audit.record("decision", f);
+                        metrics.decisions_deleted += 1;
+                        metrics.decisions_restored -= 1;
+                    }
+                }
             }
-            if !loaded.expired.is_empty() {
+            if !loaded.expired.is_empty() || withdrawn > 0 {
                 journal.write(store.iter()).map_err(RespondError::io)?;
             }
         }
@@ -456,7 +470,7 @@ impl ResponderHandle {
             if std::time::Instant::now() >= deadline {
                 return false;
             }
-            std::thread::sleep(Duration::from_millis(20));
+            std::thread::sleep(Duration::from_millis(5));
         }
     }
 

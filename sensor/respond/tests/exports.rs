@@ -180,3 +180,74 @@ fn dry_run_records_without_any_backend() {
     );
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn decisions_a_guard_now_refuses_are_withdrawn_at_restart() {
+    let dir = scratch("withdraw");
+    let list = "backends = [\"list\"]\n[list]\nlisten = \"\"";
+    let (_tap, h) = Responder::start(&config(&dir, list), None).expect("start");
+    h.submit(req("203.0.113.66", "intel-c2")).expect("a");
+    h.submit(req("198.51.100.7", "intel-c2")).expect("b");
+    assert!(h.wait_pushed(Duration::from_secs(10)));
+    drop(h.shutdown());
+    // The operator learns 203.0.113.66 is a partner and protects it.
+    let cfg = config(
+        &dir,
+        &format!("never_block = [\"203.0.113.64/28\"]\n{list}"),
+    );
+    let (_tap, h) = Responder::start(&cfg, None).expect("restart");
+    assert!(h.wait_pushed(Duration::from_secs(10)));
+    let live: Vec<String> = h.decisions().iter().map(|d| d.net.to_string()).collect();
+    assert_eq!(live, ["198.51.100.7"]);
+    let m = h.shutdown();
+    assert_eq!((m.decisions_restored, m.decisions_deleted), (1, 1));
+    assert_eq!(
+        std::fs::read_to_string(dir.join("state/blocklist.txt")).expect("list"),
+        "198.51.100.7\n"
+    );
+    let audit = std::fs::read_to_string(dir.join("state/audit.jsonl")).expect("audit");
+    assert!(
+        audit.lines().any(|l| l.contains("\"withdrawn\"")
+            && l.contains("203.0.113.66")
+            && l.contains("never_block")),
+        "{audit}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn a_running_responder_adopts_operator_changes_to_the_journal() {
+    let dir = scratch("adopt");
+    let cfg = config(
+        &dir,
+        "backends = [\"list\"]\n[list]\nlisten = \"127.0.0.1:0\"",
+    );
+    let (_tap, h) = Responder::start(&cfg, None).expect("start");
+    let addr = h.list_addr().expect("served");
+    h.submit(req("203.0.113.66", "intel-c2")).expect("a");
+    assert!(h.wait_pushed(Duration::from_secs(10)));
+    // `tapir block` in another process: same journal, its own push.
+    let mut op = tapir_respond::Operator::open(&cfg, Some("list")).expect("operator");
+    op.add(
+        Net::parse_strict("192.0.2.10").expect("net"),
+        Some(Duration::from_secs(60)),
+        Some("analyst"),
+    )
+    .expect("add");
+    op.del(Net::parse_strict("203.0.113.66").expect("net"))
+        .expect("del");
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let want = "192.0.2.10\n".to_string();
+    while get(addr, "/blocklist.txt").1 != want && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(get(addr, "/blocklist.txt"), (200, want));
+    let live: Vec<String> = h.decisions().iter().map(|d| d.net.to_string()).collect();
+    assert_eq!(live, ["192.0.2.10"]);
+    // And a new alert-made decision does not bring the deleted one back.
+    h.submit(req("198.51.100.9", "intel-c2")).expect("c");
+    assert!(h.wait_pushed(Duration::from_secs(10)));
+    assert_eq!(get(addr, "/blocklist.txt").1, "192.0.2.10\n198.51.100.9\n");
+    drop(h);
+    let _ = std::fs::remove_dir_all(dir);
+}

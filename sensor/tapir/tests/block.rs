@@ -200,6 +200,45 @@ fn sync_restores_the_set_after_a_reboot_and_after_nft_was_missing() {
         !p.connects("198.18.0.3", SHORT),
         "journaled decision not applied by sync"
     );
+
+    // A guard added later withdraws a decision it refuses, and the set follows.
+    let conf = p.dir.join("protect.toml");
+    std::fs::write(&conf, "[respond]\nnever_block = [\"198.18.0.3\"]\n").expect("config");
+    ok(&block(
+        &p,
+        &["sync", "--config", conf.to_str().expect("utf8")],
+    ));
+    assert_eq!(p.nft_elements("v4"), ["198.18.0.2"]);
+    assert!(
+        p.connects("198.18.0.3", LONG),
+        "withdrawn decision still enforced"
+    );
+}
+
+#[test]
+fn backend_flag_picks_one_backend_for_one_command() {
+    if !common::can_run(&["ip", "nft"]) {
+        return;
+    }
+    let p = Pair::new("p");
+    let out = ok(&block(
+        &p,
+        &["add", "192.0.2.77", "--ttl", "1h", "--backend", "list"],
+    ));
+    assert!(
+        out.contains("list: ok") && !out.contains("nftables"),
+        "{out}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(p.dir.join("state/blocklist.txt")).expect("list"),
+        "192.0.2.77\n"
+    );
+    assert_eq!(p.fw_cmd(&["nft", "list", "ruleset"]).expect("ruleset"), "");
+    let bad = block(&p, &["list", "--backend", "pf"]);
+    assert!(!bad.status.success() && text(&bad.stderr).contains("unknown backend"));
+    // The next nftables command brings the firewall to the journal, this decision included.
+    ok(&block(&p, &["add", "192.0.2.78", "--ttl", "1h"]));
+    assert_eq!(p.nft_elements("v4"), ["192.0.2.77", "192.0.2.78"]);
 }
 
 fn write_demo(dir: &Path) -> PathBuf {

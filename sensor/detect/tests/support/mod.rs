@@ -6,7 +6,8 @@
 //! 203.0.113.x when external); background clients are 10.1.0.0/16 and their servers
 //! 198.51.100.0/24.
 
-#![allow(dead_code)]
+// Each test binary uses part of this module; the constructors take a flow's fields in order.
+#![allow(dead_code, clippy::too_many_arguments)]
 
 use std::net::{IpAddr, Ipv4Addr};
 
@@ -55,22 +56,57 @@ pub const WORDS: &[&str] = &[
     "blue", "garden", "shop", "coffee", "place", "green", "house", "market", "city", "news",
     "travel", "photo", "music", "cloud", "store", "home", "best", "online", "daily", "world",
     "smart", "family", "health", "sport", "river", "mountain", "school", "book", "pizza",
-    "kitchen", "water", "light", "sun", "star", "paper", "money", "bank", "card", "game",
-    "play", "fast", "good", "happy", "little", "big", "red", "black", "white", "open",
-    "street", "park", "garage", "flower", "forest", "ocean", "island", "winter", "summer",
-    "apple", "orange", "lemon", "bread", "cheese", "wine", "beer", "tea", "pet", "dog",
-    "cat", "horse", "bird", "fish", "farm", "field", "stone", "metal", "wood", "glass",
+    "kitchen", "water", "light", "sun", "star", "paper", "money", "bank", "card", "game", "play",
+    "fast", "good", "happy", "little", "big", "red", "black", "white", "open", "street", "park",
+    "garage", "flower", "forest", "ocean", "island", "winter", "summer", "apple", "orange",
+    "lemon", "bread", "cheese", "wine", "beer", "tea", "pet", "dog", "cat", "horse", "bird",
+    "fish", "farm", "field", "stone", "metal", "wood", "glass",
 ];
 
 /// Brand-like names of popular sites.
 pub const POPULAR: &[&str] = &[
-    "google.com", "youtube.com", "facebook.com", "wikipedia.org", "amazon.com", "twitter.com",
-    "instagram.com", "linkedin.com", "microsoft.com", "apple.com", "netflix.com", "yahoo.com",
-    "reddit.com", "bing.com", "office.com", "live.com", "stackoverflow.com", "github.com",
-    "cloudflare.com", "adobe.com", "dropbox.com", "salesforce.com", "paypal.com", "ebay.com",
-    "walmart.com", "bestbuy.com", "nytimes.com", "bbc.co.uk", "cnn.com", "espn.com",
-    "weather.com", "zoom.us", "slack.com", "spotify.com", "pinterest.com", "wordpress.com",
-    "mozilla.org", "debian.org", "python.org", "docker.com", "atlassian.net", "gitlab.com",
+    "google.com",
+    "youtube.com",
+    "facebook.com",
+    "wikipedia.org",
+    "amazon.com",
+    "twitter.com",
+    "instagram.com",
+    "linkedin.com",
+    "microsoft.com",
+    "apple.com",
+    "netflix.com",
+    "yahoo.com",
+    "reddit.com",
+    "bing.com",
+    "office.com",
+    "live.com",
+    "stackoverflow.com",
+    "github.com",
+    "cloudflare.com",
+    "adobe.com",
+    "dropbox.com",
+    "salesforce.com",
+    "paypal.com",
+    "ebay.com",
+    "walmart.com",
+    "bestbuy.com",
+    "nytimes.com",
+    "bbc.co.uk",
+    "cnn.com",
+    "espn.com",
+    "weather.com",
+    "zoom.us",
+    "slack.com",
+    "spotify.com",
+    "pinterest.com",
+    "wordpress.com",
+    "mozilla.org",
+    "debian.org",
+    "python.org",
+    "docker.com",
+    "atlassian.net",
+    "gitlab.com",
 ];
 
 pub const ATTACKER: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 66, 0, 7));
@@ -106,7 +142,10 @@ impl Default for Stream {
 
 impl Stream {
     pub fn new() -> Self {
-        Stream { obs: Vec::new(), next_id: 1 }
+        Stream {
+            obs: Vec::new(),
+            next_id: 1,
+        }
     }
 
     fn id(&mut self) -> u64 {
@@ -155,7 +194,6 @@ impl Stream {
     }
 
     /// An ordinary answered TCP flow.
-    #[allow(clippy::too_many_arguments)]
     pub fn flow(
         &mut self,
         client: IpAddr,
@@ -174,7 +212,16 @@ impl Stream {
 
     /// A failed TCP attempt: RST (`rejected`) or no answer.
     pub fn probe(&mut self, client: IpAddr, server: IpAddr, port: u16, at_us: u64, rejected: bool) {
-        let mut f = self.summary(client, server, port, 6, at_us, if rejected { 300 } else { 3 * S }, 0, 0);
+        let mut f = self.summary(
+            client,
+            server,
+            port,
+            6,
+            at_us,
+            if rejected { 300 } else { 3 * S },
+            0,
+            0,
+        );
         f.pkts_toserver = if rejected { 1 } else { 2 };
         f.bytes_toserver = 60 * f.pkts_toserver;
         if rejected {
@@ -186,7 +233,6 @@ impl Stream {
         self.end(f);
     }
 
-    #[allow(clippy::too_many_arguments)]
     pub fn dns(
         &mut self,
         client: IpAddr,
@@ -215,7 +261,6 @@ impl Stream {
         self.obs.push((at_us, Observation::Dns(d)));
     }
 
-    #[allow(clippy::too_many_arguments)]
     pub fn tls(
         &mut self,
         client: IpAddr,
@@ -289,10 +334,32 @@ pub fn background(s: &mut Stream, rng: &mut Rng, hosts: u16, hours: u64) {
                 let dur = (rng.exp(20.0) * S as f64) as u64 + 1000;
                 let inb = (rng.exp(200_000.0)) as u64 + 2000;
                 let out = (rng.exp(3000.0)) as u64 + 500;
-                s.flow(client, bg_server(site), 443, t + 1000, dur, out, inb, Some(&host));
+                s.flow(
+                    client,
+                    bg_server(site),
+                    443,
+                    t + 1000,
+                    dur,
+                    out,
+                    inb,
+                    Some(&host),
+                );
                 if rng.f64() < 0.3 {
-                    let c = cert(&format!("CN={host}"), "CN=Public CA R3", 1_690_000_000, 1_720_000_000);
-                    s.tls(client, bg_server(site), 443, t + 2000, Some(&host), ja4, Some(c));
+                    let c = cert(
+                        &format!("CN={host}"),
+                        "CN=Public CA R3",
+                        1_690_000_000,
+                        1_720_000_000,
+                    );
+                    s.tls(
+                        client,
+                        bg_server(site),
+                        443,
+                        t + 2000,
+                        Some(&host),
+                        ja4,
+                        Some(c),
+                    );
                 }
             }
             t += (rng.exp(1500.0) * S as f64) as u64;
@@ -316,17 +383,25 @@ pub struct Scenario {
     pub name: &'static str,
     pub detector: &'static str,
     pub attack: bool,
+    /// Outside what the detector is designed to catch (or a benign pattern it cannot tell
+    /// from an attack): the outcome is measured and documented, not asserted.
+    pub limit: bool,
     pub build: fn(&mut Stream, &mut Rng),
 }
 
 /// Whether the scenario's detector reported the scenario's host.
 pub fn fired(findings: &[Finding], detector: &str) -> bool {
-    findings.iter().any(|f| f.detector == detector && f.src == ATTACKER)
+    findings
+        .iter()
+        .any(|f| f.detector == detector && f.src == ATTACKER)
 }
 
 /// Findings on background hosts (every one is a false positive).
 pub fn background_findings(findings: &[Finding]) -> Vec<&Finding> {
-    findings.iter().filter(|f| matches!(f.src, IpAddr::V4(a) if a.octets()[..2] == [10, 1])).collect()
+    findings
+        .iter()
+        .filter(|f| matches!(f.src, IpAddr::V4(a) if a.octets()[..2] == [10, 1]))
+        .collect()
 }
 
 /// Builds a scenario's stream (with background) for one seed.
@@ -348,9 +423,22 @@ fn beacon(s: &mut Stream, rng: &mut Rng, period_s: f64, jitter: f64, symmetric: 
     let server = ext(10);
     while t < end {
         let size = 380 + rng.range(0, 40);
-        s.flow(ATTACKER, server, 443, t as u64, 300_000, size, 900 + rng.range(0, 200), Some("cdn.update-check.example"));
+        s.flow(
+            ATTACKER,
+            server,
+            443,
+            t as u64,
+            300_000,
+            size,
+            900 + rng.range(0, 200),
+            Some("cdn.update-check.example"),
+        );
         let u = rng.f64();
-        let factor = if symmetric { 1.0 + jitter * (2.0 * u - 1.0) } else { 1.0 - jitter * u };
+        let factor = if symmetric {
+            1.0 + jitter * (2.0 * u - 1.0)
+        } else {
+            1.0 - jitter * u
+        };
         t += period_s * factor * S as f64;
     }
 }
@@ -371,6 +459,31 @@ pub fn beacon_slow(s: &mut Stream, r: &mut Rng) {
     beacon(s, r, 600.0, 0.1, true, 8.0)
 }
 
+pub fn beacon_jitter80(s: &mut Stream, r: &mut Rng) {
+    beacon(s, r, 120.0, 0.8, true, 4.0)
+}
+
+pub fn beacon_few(s: &mut Stream, r: &mut Rng) {
+    beacon(s, r, 600.0, 0.1, true, 10.0 * 600.0 / 3600.0 - 0.01)
+}
+
+/// A software update check every hour on the hour (plus a few seconds): a benign timer.
+pub fn update_check(s: &mut Stream, rng: &mut Rng) {
+    for i in 0..12 {
+        let at = T0 + i * 3600 * S + rng.range(0, 5 * S);
+        s.flow(
+            ATTACKER,
+            ext(25),
+            443,
+            at,
+            S,
+            700,
+            3000,
+            Some("update.vendor.example"),
+        );
+    }
+}
+
 /// A person using one external site: sessions of bursts, long random pauses.
 pub fn browsing_one_site(s: &mut Stream, rng: &mut Rng) {
     let mut t = T0;
@@ -379,7 +492,16 @@ pub fn browsing_one_site(s: &mut Stream, rng: &mut Rng) {
         for _ in 0..rng.range(2, 15) {
             t += (rng.exp(8.0) * S as f64) as u64 + S / 10;
             let inb = rng.exp(300_000.0) as u64 + 1000;
-            s.flow(ATTACKER, ext(20), 443, t, 2 * S, 500 + rng.range(0, 5000), inb, Some("news.example"));
+            s.flow(
+                ATTACKER,
+                ext(20),
+                443,
+                t,
+                2 * S,
+                500 + rng.range(0, 5000),
+                inb,
+                Some("news.example"),
+            );
         }
         t += (rng.exp(1200.0) * S as f64) as u64;
     }
@@ -406,7 +528,16 @@ pub fn ntp_external(s: &mut Stream, _rng: &mut Rng) {
 
 // ---- dns tunnel ----
 
-fn tunnel(s: &mut Stream, rng: &mut Rng, every_ms: u64, label_len: (u64, u64), labels: u64, alphabet: &[u8], qtype: u16, minutes: u64) {
+fn tunnel(
+    s: &mut Stream,
+    rng: &mut Rng,
+    every_ms: u64,
+    label_len: (u64, u64),
+    labels: u64,
+    alphabet: &[u8],
+    qtype: u16,
+    minutes: u64,
+) {
     let mut t = T0 + rng.range(0, 60) * S;
     let end = t + minutes * 60 * S;
     while t < end {
@@ -421,6 +552,10 @@ fn tunnel(s: &mut Stream, rng: &mut Rng, every_ms: u64, label_len: (u64, u64), l
         s.dns(ATTACKER, RESOLVER, t, &name, qtype, 0, ans);
         t += every_ms * 1000 + rng.range(0, every_ms * 200);
     }
+}
+
+pub fn tunnel_one_per_min(s: &mut Stream, r: &mut Rng) {
+    tunnel(s, r, 60_000, (30, 40), 1, BASE32, 1, 120)
 }
 
 pub fn iodine_like(s: &mut Stream, r: &mut Rng) {
@@ -438,7 +573,9 @@ pub fn txt_tunnel_short(s: &mut Stream, r: &mut Rng) {
 
 /// An internal resolver forwarding everyone's lookups: many names, all ordinary.
 pub fn busy_resolver(s: &mut Stream, rng: &mut Rng) {
-    let prefixes = ["www", "mail", "api", "cdn", "static", "img", "login", "m", "app", "docs"];
+    let prefixes = [
+        "www", "mail", "api", "cdn", "static", "img", "login", "m", "app", "docs",
+    ];
     let mut t = T0;
     for i in 0..6000u64 {
         t += rng.range(100_000, 600_000);
@@ -448,7 +585,15 @@ pub fn busy_resolver(s: &mut Stream, rng: &mut Rng) {
             1 => format!("{}{}.{dom}", rng.pick(&prefixes), rng.range(1, 40)),
             _ => format!("{}.{}.{dom}", rng.pick(WORDS), rng.pick(&prefixes)),
         };
-        s.dns(ATTACKER, ext(53), t, &name, if i % 2 == 0 { 1 } else { 28 }, 0, 16);
+        s.dns(
+            ATTACKER,
+            ext(53),
+            t,
+            &name,
+            if i % 2 == 0 { 1 } else { 28 },
+            0,
+            16,
+        );
     }
 }
 
@@ -459,7 +604,11 @@ pub fn cdn_subdomains(s: &mut Stream, rng: &mut Rng) {
         t += rng.range(200_000, 1_000_000);
         let name = match i % 3 {
             0 => format!("e{}.a.akamaiedge.net", rng.range(1000, 99_999)),
-            1 => format!("rr{}---sn-{}.googlevideo.com", rng.range(1, 9), rng.string(ALNUM, 8)),
+            1 => format!(
+                "rr{}---sn-{}.googlevideo.com",
+                rng.range(1, 9),
+                rng.string(ALNUM, 8)
+            ),
             _ => format!("d{}.cloudfront.net", rng.string(ALNUM, 13)),
         };
         s.dns(ATTACKER, RESOLVER, t, &name, 1, 0, 16);
@@ -472,7 +621,15 @@ pub fn reverse_lookups(s: &mut Stream, rng: &mut Rng) {
     for _ in 0..800u64 {
         t += rng.range(200_000, 2_000_000);
         let nibbles: Vec<String> = (0..32).map(|_| rng.string(HEX, 1)).collect();
-        s.dns(ATTACKER, RESOLVER, t, &format!("{}.ip6.arpa", nibbles.join(".")), 12, 3, 0);
+        s.dns(
+            ATTACKER,
+            RESOLVER,
+            t,
+            &format!("{}.ip6.arpa", nibbles.join(".")),
+            12,
+            3,
+            0,
+        );
     }
 }
 
@@ -500,12 +657,32 @@ pub fn dga_slow(s: &mut Stream, r: &mut Rng) {
     dga_names(s, r, 14, 240, LOWER, (9, 14))
 }
 
+pub fn dga_short(s: &mut Stream, r: &mut Rng) {
+    dga_names(s, r, 40, 8, LOWER, (6, 8))
+}
+
+/// Suppobox/Matsnu-style: two dictionary words per name.
+pub fn dga_dictionary(s: &mut Stream, rng: &mut Rng) {
+    let mut t = T0;
+    for _ in 0..40 {
+        let name = format!("{}{}.net", rng.pick(WORDS), rng.pick(WORDS));
+        s.dns(ATTACKER, RESOLVER, t, &name, 1, 3, 0);
+        t += rng.range(3 * S, 10 * S);
+    }
+}
+
 /// Mistyped or expired word-like names, NXDOMAIN, many of them.
 pub fn nx_words(s: &mut Stream, rng: &mut Rng) {
     let tlds = ["com", "net", "org", "co.uk"];
     let mut t = T0;
     for _ in 0..40 {
-        let name = format!("{}{}{}.{}", rng.pick(WORDS), rng.pick(WORDS), if rng.f64() < 0.3 { "s" } else { "" }, rng.pick(&tlds));
+        let name = format!(
+            "{}{}{}.{}",
+            rng.pick(WORDS),
+            rng.pick(WORDS),
+            if rng.f64() < 0.3 { "s" } else { "" },
+            rng.pick(&tlds)
+        );
         s.dns(ATTACKER, RESOLVER, t, &name, 1, 3, 0);
         t += rng.range(5 * S, 60 * S);
     }
@@ -580,7 +757,16 @@ pub fn busy_client(s: &mut Stream, rng: &mut Rng) {
     let mut t = T0;
     for i in 0..400u32 {
         t += rng.range(S, 20 * S);
-        s.flow(ATTACKER, ext((i % 200) as u8 + 1), 443, t, 2 * S, 900, 40_000, None);
+        s.flow(
+            ATTACKER,
+            ext((i % 200) as u8 + 1),
+            443,
+            t,
+            2 * S,
+            900,
+            40_000,
+            None,
+        );
         if i % 100 == 0 {
             s.probe(ATTACKER, ext((i % 200) as u8 + 1), 443, t + S, false);
         }
@@ -588,14 +774,37 @@ pub fn busy_client(s: &mut Stream, rng: &mut Rng) {
     s.probe(ATTACKER, ext(7), 993, t + 10 * S, true);
 }
 
+/// A web filter resetting connections to eight different sites within an hour.
+pub fn blocked_sites(s: &mut Stream, rng: &mut Rng) {
+    let mut t = T0;
+    for i in 0..8u8 {
+        s.probe(ATTACKER, ext(100 + i), 443, t, true);
+        t += rng.range(60 * S, 400 * S);
+    }
+}
+
 /// Peer-to-peer: unanswered UDP to many peers, each on its own random port.
 pub fn p2p_udp(s: &mut Stream, rng: &mut Rng) {
     let mut t = T0;
     for i in 0..300u32 {
         t += rng.range(S / 2, 5 * S);
-        let peer = IpAddr::V4(Ipv4Addr::new(203, 0, (i / 250) as u8 + 113, (i % 250) as u8 + 1));
+        let peer = IpAddr::V4(Ipv4Addr::new(
+            203,
+            0,
+            (i / 250) as u8 + 113,
+            (i % 250) as u8 + 1,
+        ));
         let port = rng.range(10_000, 60_000) as u16;
-        let f = s.summary(ATTACKER, peer, port, 17, t, S, 120, if i % 3 == 0 { 120 } else { 0 });
+        let f = s.summary(
+            ATTACKER,
+            peer,
+            port,
+            17,
+            t,
+            S,
+            120,
+            if i % 3 == 0 { 120 } else { 0 },
+        );
         s.end(f);
     }
 }
@@ -605,7 +814,16 @@ pub fn p2p_udp(s: &mut Stream, rng: &mut Rng) {
 pub fn exfil_fast(s: &mut Stream, rng: &mut Rng) {
     let mut t = T0 + 300 * S;
     for _ in 0..10 {
-        s.flow(ATTACKER, ext(40), 443, t, 120 * S, 20_000_000 + rng.range(0, 1_000_000), 400_000, Some("upload.example"));
+        s.flow(
+            ATTACKER,
+            ext(40),
+            443,
+            t,
+            120 * S,
+            20_000_000 + rng.range(0, 1_000_000),
+            400_000,
+            Some("upload.example"),
+        );
         t += 150 * S;
     }
 }
@@ -613,21 +831,65 @@ pub fn exfil_fast(s: &mut Stream, rng: &mut Rng) {
 pub fn exfil_slow(s: &mut Stream, rng: &mut Rng) {
     let mut t = T0;
     for _ in 0..120 {
-        s.flow(ATTACKER, ext(41), 443, t, 10 * S, 1_000_000 + rng.range(0, 50_000), 20_000, None);
+        s.flow(
+            ATTACKER,
+            ext(41),
+            443,
+            t,
+            10 * S,
+            1_000_000 + rng.range(0, 50_000),
+            20_000,
+            None,
+        );
         t += 25 * S;
+    }
+}
+
+pub fn exfil_small(s: &mut Stream, rng: &mut Rng) {
+    let mut t = T0;
+    for _ in 0..6 {
+        s.flow(
+            ATTACKER,
+            ext(44),
+            443,
+            t,
+            60 * S,
+            10_000_000 + rng.range(0, 100_000),
+            200_000,
+            None,
+        );
+        t += 300 * S;
     }
 }
 
 pub fn big_download(s: &mut Stream, rng: &mut Rng) {
     let mut t = T0;
     for _ in 0..5 {
-        s.flow(ATTACKER, ext(42), 443, t, 300 * S, 2_000_000 + rng.range(0, 100_000), 100_000_000, Some("downloads.example"));
+        s.flow(
+            ATTACKER,
+            ext(42),
+            443,
+            t,
+            300 * S,
+            2_000_000 + rng.range(0, 100_000),
+            100_000_000,
+            Some("downloads.example"),
+        );
         t += 400 * S;
     }
 }
 
 pub fn video_call(s: &mut Stream, rng: &mut Rng) {
-    let f = s.summary(ATTACKER, ext(43), 3478, 17, T0, 3000 * S, 160_000_000 + rng.range(0, 1000), 170_000_000);
+    let f = s.summary(
+        ATTACKER,
+        ext(43),
+        3478,
+        17,
+        T0,
+        3000 * S,
+        160_000_000 + rng.range(0, 1000),
+        170_000_000,
+    );
     s.end(f);
 }
 
@@ -640,7 +902,16 @@ fn open_at(s: &mut Stream, f: &FlowSummary, after_s: u64) {
 }
 
 pub fn long_open(s: &mut Stream, _rng: &mut Rng) {
-    let mut f = s.summary(ATTACKER, ext(50), 8443, 6, T0, 5 * 3600 * S, 3_000_000, 2_000_000);
+    let mut f = s.summary(
+        ATTACKER,
+        ext(50),
+        8443,
+        6,
+        T0,
+        5 * 3600 * S,
+        3_000_000,
+        2_000_000,
+    );
     f.app_proto = Some("tls");
     open_at(s, &f, 3600);
     open_at(s, &f, 14_400);
@@ -648,12 +919,30 @@ pub fn long_open(s: &mut Stream, _rng: &mut Rng) {
 }
 
 pub fn long_ended(s: &mut Stream, _rng: &mut Rng) {
-    let f = s.summary(ATTACKER, ext(51), 443, 6, T0, 9 * 3600 * S, 3_000_000, 2_000_000);
+    let f = s.summary(
+        ATTACKER,
+        ext(51),
+        443,
+        6,
+        T0,
+        9 * 3600 * S,
+        3_000_000,
+        2_000_000,
+    );
     s.end(f);
 }
 
 pub fn ssh_internal(s: &mut Stream, _rng: &mut Rng) {
-    let mut f = s.summary(ATTACKER, PEER_INTERNAL, 22, 6, T0, 10 * 3600 * S, 5_000_000, 9_000_000);
+    let mut f = s.summary(
+        ATTACKER,
+        PEER_INTERNAL,
+        22,
+        6,
+        T0,
+        10 * 3600 * S,
+        5_000_000,
+        9_000_000,
+    );
     f.app_proto = Some("ssh");
     open_at(s, &f, 3600);
     open_at(s, &f, 14_400);
@@ -663,7 +952,16 @@ pub fn ssh_internal(s: &mut Stream, _rng: &mut Rng) {
 
 pub fn short_flows(s: &mut Stream, rng: &mut Rng) {
     for i in 0..50 {
-        s.flow(ATTACKER, ext(52), 443, T0 + i * 60 * S, rng.range(S, 1800 * S), 1000, 50_000, None);
+        s.flow(
+            ATTACKER,
+            ext(52),
+            443,
+            T0 + i * 60 * S,
+            rng.range(S, 1800 * S),
+            1000,
+            50_000,
+            None,
+        );
     }
 }
 
@@ -696,7 +994,14 @@ pub fn usual_ports(s: &mut Stream, _r: &mut Rng) {
         (22, 6, "ssh"),
     ];
     for (i, (port, proto, a)) in cases.iter().enumerate() {
-        app(s, ext(70 + i as u8), *port, *proto, a, T0 + (i as u64 + 1) * 10 * S);
+        app(
+            s,
+            ext(70 + i as u8),
+            *port,
+            *proto,
+            a,
+            T0 + (i as u64 + 1) * 10 * S,
+        );
     }
 }
 
@@ -706,22 +1011,74 @@ const VALID: (i64, i64) = (1_690_000_000, 1_720_000_000);
 
 pub fn tls_self_signed(s: &mut Stream, _r: &mut Rng) {
     let c = cert("CN=localhost", "CN=localhost", VALID.0, VALID.1);
-    s.tls(ATTACKER, ext(80), 443, T0 + 900 * S, Some("c2.example"), COMMON_JA4[0], Some(c));
+    s.tls(
+        ATTACKER,
+        ext(80),
+        443,
+        T0 + 900 * S,
+        Some("c2.example"),
+        COMMON_JA4[0],
+        Some(c),
+    );
 }
 
 pub fn tls_expired(s: &mut Stream, _r: &mut Rng) {
-    let c = cert("CN=old.example", "CN=Public CA R3", 1_600_000_000, 1_650_000_000);
-    s.tls(ATTACKER, ext(81), 443, T0 + 900 * S, Some("old.example"), COMMON_JA4[1], Some(c));
+    let c = cert(
+        "CN=old.example",
+        "CN=Public CA R3",
+        1_600_000_000,
+        1_650_000_000,
+    );
+    s.tls(
+        ATTACKER,
+        ext(81),
+        443,
+        T0 + 900 * S,
+        Some("old.example"),
+        COMMON_JA4[1],
+        Some(c),
+    );
 }
 
 pub fn tls_no_sni(s: &mut Stream, _r: &mut Rng) {
-    s.tls(ATTACKER, ext(82), 443, T0 + 900 * S, None, COMMON_JA4[0], None);
+    s.tls(
+        ATTACKER,
+        ext(82),
+        443,
+        T0 + 900 * S,
+        None,
+        COMMON_JA4[0],
+        None,
+    );
 }
 
 pub fn tls_rare_ja4(s: &mut Stream, _r: &mut Rng) {
     for i in 0..5 {
         let at = T0 + (3600 + i * 600) * S;
-        s.tls(ATTACKER, ext(83), 443, at, Some("cdn.example"), "t12d190800_d83cc789557e_7af1ed941c26", None);
+        s.tls(
+            ATTACKER,
+            ext(83),
+            443,
+            at,
+            Some("cdn.example"),
+            "t12d190800_d83cc789557e_7af1ed941c26",
+            None,
+        );
+    }
+}
+
+pub fn tls_rare_twice(s: &mut Stream, _r: &mut Rng) {
+    for i in 0..2 {
+        let at = T0 + (3600 + i * 600) * S;
+        s.tls(
+            ATTACKER,
+            ext(85),
+            443,
+            at,
+            Some("cdn.example"),
+            "t12d190800_d83cc789557e_7af1ed941c26",
+            None,
+        );
     }
 }
 
@@ -729,31 +1086,82 @@ pub fn tls_rare_ja4(s: &mut Stream, _r: &mut Rng) {
 pub fn tls_ordinary(s: &mut Stream, _r: &mut Rng) {
     for i in 0..10 {
         let c = cert("CN=www.example", "CN=Public CA R3", VALID.0, VALID.1);
-        s.tls(ATTACKER, ext(84), 443, T0 + (600 + i * 300) * S, Some("www.example"), COMMON_JA4[i as usize % 3], Some(c));
+        s.tls(
+            ATTACKER,
+            ext(84),
+            443,
+            T0 + (600 + i * 300) * S,
+            Some("www.example"),
+            COMMON_JA4[i as usize % 3],
+            Some(c),
+        );
     }
     let printer = cert("CN=printer", "CN=printer", VALID.0, VALID.1);
-    s.tls(ATTACKER, PEER_INTERNAL, 443, T0 + 700 * S, None, "t12d0000_printerclient_000000000000", Some(printer));
+    s.tls(
+        ATTACKER,
+        PEER_INTERNAL,
+        443,
+        T0 + 700 * S,
+        None,
+        "t12d0000_printerclient_000000000000",
+        Some(printer),
+    );
 }
 
 pub fn scenarios() -> Vec<Scenario> {
     macro_rules! sc {
         ($name:literal, $det:literal, $attack:expr, $f:path) => {
-            Scenario { name: $name, detector: $det, attack: $attack, build: $f }
+            Scenario {
+                name: $name,
+                detector: $det,
+                attack: $attack,
+                limit: false,
+                build: $f,
+            }
+        };
+        ($name:literal, $det:literal, $attack:expr, $f:path, limit) => {
+            Scenario {
+                name: $name,
+                detector: $det,
+                attack: $attack,
+                limit: true,
+                build: $f,
+            }
         };
     }
     vec![
         sc!("beacon 60 s, no jitter", "beacon", true, beacon_60s),
         sc!("beacon 5 min, 30% jitter", "beacon", true, beacon_jitter30),
         sc!("beacon 2 min, 50% jitter", "beacon", true, beacon_jitter50),
-        sc!("beacon 2 min, Cobalt Strike 50% jitter", "beacon", true, beacon_cs_jitter50),
+        sc!(
+            "beacon 2 min, Cobalt Strike 50% jitter",
+            "beacon",
+            true,
+            beacon_cs_jitter50
+        ),
         sc!("beacon 10 min over 8 h", "beacon", true, beacon_slow),
         sc!("browsing one site", "beacon", false, browsing_one_site),
         sc!("periodic internal poll", "beacon", false, periodic_internal),
         sc!("NTP to external server", "beacon", false, ntp_external),
         sc!("iodine-like NULL tunnel", "dns_tunnel", true, iodine_like),
-        sc!("dnscat-like hex CNAME tunnel", "dns_tunnel", true, dnscat_like),
-        sc!("low-and-slow tunnel 1 q/20 s", "dns_tunnel", true, tunnel_low_slow),
-        sc!("TXT tunnel, short labels", "dns_tunnel", true, txt_tunnel_short),
+        sc!(
+            "dnscat-like hex CNAME tunnel",
+            "dns_tunnel",
+            true,
+            dnscat_like
+        ),
+        sc!(
+            "low-and-slow tunnel 1 q/20 s",
+            "dns_tunnel",
+            true,
+            tunnel_low_slow
+        ),
+        sc!(
+            "TXT tunnel, short labels",
+            "dns_tunnel",
+            true,
+            txt_tunnel_short
+        ),
         sc!("busy resolver", "dns_tunnel", false, busy_resolver),
         sc!("CDN subdomains", "dns_tunnel", false, cdn_subdomains),
         sc!("IPv6 reverse lookups", "dns_tunnel", false, reverse_lookups),
@@ -761,12 +1169,27 @@ pub fn scenarios() -> Vec<Scenario> {
         sc!("DGA alphanumeric", "dga", true, dga_alnum),
         sc!("DGA slow (14 in 1 h)", "dga", true, dga_slow),
         sc!("NXDOMAIN word-like names", "dga", false, nx_words),
-        sc!("NXDOMAIN popular/search domain", "dga", false, nx_popular_and_search_domain),
+        sc!(
+            "NXDOMAIN popular/search domain",
+            "dga",
+            false,
+            nx_popular_and_search_domain
+        ),
         sc!("Chrome random probes", "dga", false, chrome_probes),
         sc!("vertical scan 1000 ports", "scan", true, scan_vertical_fast),
         sc!("horizontal scan /24 on 445", "scan", true, scan_horizontal),
-        sc!("vertical scan 1 port/10 min", "scan", true, scan_vertical_slow),
-        sc!("horizontal scan 1 host/8 min", "scan", true, scan_horizontal_slow),
+        sc!(
+            "vertical scan 1 port/10 min",
+            "scan",
+            true,
+            scan_vertical_slow
+        ),
+        sc!(
+            "horizontal scan 1 host/8 min",
+            "scan",
+            true,
+            scan_horizontal_slow
+        ),
         sc!("busy client, a few failures", "scan", false, busy_client),
         sc!("P2P unanswered UDP", "scan", false, p2p_udp),
         sc!("upload 200 MB in 25 min", "exfil", true, exfil_fast),
@@ -785,6 +1208,63 @@ pub fn scenarios() -> Vec<Scenario> {
         sc!("expired certificate", "tls_anomaly", true, tls_expired),
         sc!("no SNI to external IP", "tls_anomaly", true, tls_no_sni),
         sc!("rare JA4 from one host", "tls_anomaly", true, tls_rare_ja4),
-        sc!("ordinary TLS, internal printer", "tls_anomaly", false, tls_ordinary),
+        sc!(
+            "ordinary TLS, internal printer",
+            "tls_anomaly",
+            false,
+            tls_ordinary
+        ),
+        // Documented limits: measured, not asserted.
+        sc!(
+            "beacon 2 min, 80% jitter",
+            "beacon",
+            true,
+            beacon_jitter80,
+            limit
+        ),
+        sc!(
+            "beacon, 10 connections only",
+            "beacon",
+            true,
+            beacon_few,
+            limit
+        ),
+        sc!(
+            "hourly update check (benign timer)",
+            "beacon",
+            false,
+            update_check,
+            limit
+        ),
+        sc!(
+            "tunnel 1 query/min",
+            "dns_tunnel",
+            true,
+            tunnel_one_per_min,
+            limit
+        ),
+        sc!("DGA short labels (6-8)", "dga", true, dga_short, limit),
+        sc!(
+            "dictionary DGA (word pairs)",
+            "dga",
+            true,
+            dga_dictionary,
+            limit
+        ),
+        sc!(
+            "8 blocked HTTPS sites in 1 h",
+            "scan",
+            false,
+            blocked_sites,
+            limit
+        ),
+        sc!("upload 60 MB", "exfil", true, exfil_small, limit),
+        sc!(
+            "rare JA4, 2 sightings",
+            "tls_anomaly",
+            true,
+            tls_rare_twice,
+            limit
+        ),
     ]
 }

@@ -257,16 +257,6 @@ impl Backend for Ipset {
             drift,
         })
     }
-
-    fn assume(&mut self, current: &Desired, now_ms: u64) {
-        self.pushed = Some(
-            current
-                .values()
-                .map(|e| (e.net, e.expires_ms.min(now_ms.saturating_add(self.cap_ms))))
-                .collect(),
-        );
-        self.ensured = false;
-    }
 }
 
 #[cfg(test)]

@@ -62,10 +62,6 @@ pub trait Backend: Send {
     fn reconciles(&self) -> bool {
         true
     }
-
-    /// Tells the backend what is believed to be in place, without a call (an operator command
-    /// starting from the journal): the next `apply` then pushes only the change.
-    fn assume(&mut self, _current: &Desired, _now_ms: u64) {}
 }
 
 /// The change from `prev` to `next`: entries new or extended, and entries gone while still

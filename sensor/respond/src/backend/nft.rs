@@ -461,12 +461,6 @@ impl Backend for Nft {
         self.record(&want, now_ms);
         Ok(rep)
     }
-
-    fn assume(&mut self, current: &Desired, now_ms: u64) {
-        let want = effective(current);
-        self.record(&want, now_ms);
-        self.ensured = false;
-    }
 }
 
 #[cfg(test)]
