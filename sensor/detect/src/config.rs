@@ -105,7 +105,7 @@ pub struct BeaconConfig {
     pub confirmations: u32,
     /// A reported pair is reported again only when its score has risen by this. Default 0.1.
     pub rereport_step: f64,
-    /// Server ports never scored (NTP polls its servers like a beacon). Default [123].
+    /// Server ports never scored (NTP polls its servers like a beacon). Default `[123]`.
     pub ignore_server_ports: Vec<u16>,
     /// Also score (client, SNI/HTTP Host) pairs. Default `true`.
     pub by_server_name: bool,
@@ -148,7 +148,7 @@ pub struct DgaConfig {
     pub scope: Scope,
     /// Seconds, default 3600 (Slips' time window).
     pub window_s: u64,
-    /// Clients tracked. Default 50 000.
+    /// Clients tracked. Default 20 000.
     pub max_clients: usize,
     /// NXDOMAIN answers in a window needed (Slips: 10). Default 10.
     pub min_nxdomain: u64,
@@ -326,7 +326,7 @@ impl Default for DgaConfig {
             enabled: true,
             scope: Scope::InternalClients,
             window_s: 3600,
-            max_clients: 50_000,
+            max_clients: 20_000,
             min_nxdomain: 10,
             min_suspicious_domains: 5,
             lexical_threshold: 0.6,
@@ -670,6 +670,19 @@ mod tests {
         let err = toml::from_str::<DetectConfig>("home_net = [\"10.0.0.0/33\"]\n")
             .expect_err("bad prefix refused");
         assert!(err.to_string().contains("10.0.0.0/33"), "{err}");
+    }
+
+    #[test]
+    fn readme_defaults_are_the_defaults() {
+        let readme = include_str!("../README.md");
+        let start = readme.find("```toml\n").expect("toml block") + 8;
+        let len = readme[start..].find("```").expect("block end");
+        #[derive(Deserialize)]
+        struct File {
+            detect: DetectConfig,
+        }
+        let f: File = toml::from_str(&readme[start..start + len]).expect("README block parses");
+        assert_eq!(f.detect, DetectConfig::default());
     }
 
     #[test]

@@ -7,7 +7,7 @@
 //! Dictionary DGAs (word pairs) look like English and are out of reach of this test.
 //!
 //! Memory: at most `max_clients` clients, each two distinct-count sketches (<= 384 bytes
-//! each), five sample names (<= 253 bytes each) and `max_flow_ids` flow ids.
+//! each), three sample names (<= 64 bytes each) and `max_flow_ids` flow ids.
 
 use std::net::IpAddr;
 
@@ -22,7 +22,9 @@ use crate::sketch::{cut, r3, stable_hash, Distinct, FlowIds};
 use crate::window::expired;
 
 const NXDOMAIN: u8 = 3;
-const SAMPLES: usize = 5;
+const SAMPLES: usize = 3;
+/// Sample names are cut here: enough for an analyst to recognise the family.
+const SAMPLE_LEN: usize = 64;
 
 pub(crate) struct Dga {
     clients: Lru<IpAddr, Entry>,
@@ -120,12 +122,16 @@ impl Dga {
                 e.suspicious.add(h);
                 e.suspicious_answers += 1;
                 e.lex_sum += lex.score;
-                if e.samples.len() < SAMPLES && !e.samples.iter().any(|s| **s == *parts.registrable)
+                if e.samples.len() < SAMPLES
+                    && !e
+                        .samples
+                        .iter()
+                        .any(|s| **s == *cut(parts.registrable, SAMPLE_LEN))
                 {
                     if e.samples.capacity() == 0 {
                         e.samples.reserve_exact(SAMPLES);
                     }
-                    e.samples.push(cut(parts.registrable, 253).into());
+                    e.samples.push(cut(parts.registrable, SAMPLE_LEN).into());
                 }
             }
         }
@@ -196,6 +202,6 @@ impl Dga {
             + cfg.max_clients
                 * (2 * Distinct::MAX_HEAP
                     + max_ids * 8
-                    + SAMPLES * (253 + std::mem::size_of::<Box<str>>()))
+                    + SAMPLES * (SAMPLE_LEN + std::mem::size_of::<Box<str>>()))
     }
 }

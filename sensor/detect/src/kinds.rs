@@ -10,7 +10,7 @@ use crate::obs::Finding;
 pub struct Kind {
     pub detector: &'static str,
     pub signature_id: u64,
-    /// Middle part of the signature text ("TAPIR BEHAVIOUR <what> <key>").
+    /// Middle part of the signature text (`"TAPIR BEHAVIOUR <what> <key>"`).
     pub what: &'static str,
     pub category: &'static str,
     pub techniques: &'static [&'static str],

@@ -223,7 +223,10 @@ pub(crate) fn entropy(s: &[u8]) -> (f64, usize, usize) {
     }
     let nf = n as f64;
     // H = log2 n - (1/n) * sum(c log2 c)
-    let sum: f64 = seen[..distinct].iter().map(|&b| clogc(counts[usize::from(b)])).sum();
+    let sum: f64 = seen[..distinct]
+        .iter()
+        .map(|&b| clogc(counts[usize::from(b)]))
+        .sum();
     ((nf.log2() - sum / nf).max(0.0), n, longest)
 }
 

@@ -79,6 +79,10 @@ pub struct LiveReport {
     pub warnings: Vec<String>,
     pub elapsed: Duration,
     pub workers: usize,
+    /// Capture ended on its own, before any stop: every interface failed (libpcap cannot
+    /// reopen one that went away). What was captured was processed and written; a service
+    /// should exit with an error so that it is restarted.
+    pub lost: Option<String>,
 }
 
 impl LiveReport {
@@ -276,6 +280,7 @@ impl LiveCapture {
                 .collect();
             drop(out_tx);
             let mut reader_panicked = false;
+            let mut lost = None;
             match (self.sources, dispatcher) {
                 (Sources::AfPacket(per_worker), _) => {
                     let readers: Vec<_> = per_worker
@@ -300,7 +305,9 @@ impl LiveCapture {
                     }
                 }
                 (Sources::Pcap(caps), Some(d)) => {
-                    read_pcap(caps, d, stop, block_timeout, &mut warnings)
+                    if !read_pcap(caps, d, stop, block_timeout, &mut warnings) {
+                        lost = Some("every interface failed (see the warnings)".to_string());
+                    }
                 }
                 (Sources::Pcap(_), None) => {}
             }
@@ -317,10 +324,12 @@ impl LiveCapture {
             if panicked {
                 return Err(LiveRunError::Worker);
             }
-            Ok(stats)
+            Ok((stats, lost))
         });
+        let (stats, lost) = result?;
         let mut report = LiveReport {
-            stats: result?,
+            stats,
+            lost,
             kernel: kernel.kernel_stats(),
             warnings,
             elapsed: started.elapsed(),
@@ -523,13 +532,14 @@ fn read_rings(
 }
 
 /// The libpcap reader: every interface into the dispatcher, until `stop` and the drain are done.
+/// `false`: it ended early because every interface failed.
 fn read_pcap(
     mut caps: Vec<PcapLive>,
     mut dispatcher: Dispatcher,
     stop: &AtomicBool,
     block_timeout: Duration,
     warnings: &mut Vec<String>,
-) {
+) -> bool {
     // libpcap hands a partly filled block over after the block timeout: a quarter second
     // (and two timeouts) with nothing new after delivery stopped means the buffers are empty.
     let drain_quiet = Duration::from_millis(250).max(block_timeout * 2 + Duration::from_millis(50));
@@ -606,4 +616,5 @@ fn read_pcap(
         c.update_stats();
     }
     dispatcher.finish();
+    stopping
 }

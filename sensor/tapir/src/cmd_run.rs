@@ -230,9 +230,13 @@ fn run_live(
         .collect();
     eprintln!("tapir: counters: {}", counters.join(" "));
     outputs::report(&out_stats);
+    let lost = report.lost.clone();
     // The summary is the last line of every run.
     eprintln!("{}", summary_line(report));
-    Ok(())
+    match lost {
+        Some(why) => Err(anyhow::anyhow!("capture stopped: {why}")),
+        None => Ok(()),
+    }
 }
 
 /// Says on stderr (and to systemd) when a stop was asked for: draining can take a moment.

@@ -467,9 +467,10 @@ pub fn beacon_few(s: &mut Stream, r: &mut Rng) {
     beacon(s, r, 600.0, 0.1, true, 10.0 * 600.0 / 3600.0 - 0.01)
 }
 
-/// A software update check every hour on the hour (plus a few seconds): a benign timer.
+/// A software update check every hour on the hour (plus a few seconds), for a day: a
+/// benign timer, which timing alone cannot tell from a beacon.
 pub fn update_check(s: &mut Stream, rng: &mut Rng) {
-    for i in 0..12 {
+    for i in 0..24 {
         let at = T0 + i * 3600 * S + rng.range(0, 5 * S);
         s.flow(
             ATTACKER,
