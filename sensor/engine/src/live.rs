@@ -25,6 +25,10 @@
 //! worker ends its open flows and the writer flushes. So the kernel's count of packets
 //! accepted equals the packets processed, and nothing counted is lost.
 //!
+//! A link that goes down and comes back is followed (the kernel keeps the sockets bound); an
+//! interface that is deleted cannot be, and when every interface is gone the capture ends as
+//! if stopped, with [`LiveReport::lost`] saying why.
+//!
 //! Memory: the rings (`workers x interfaces x capture.ring_size` for AF_PACKET, one kernel
 //! buffer of `ring_size` per interface for libpcap) plus the pipeline's batches
 //! ([`PipelineConfig`]: per worker, `queue_batches + 2` batches of `batch_bytes`).
@@ -292,14 +296,19 @@ impl LiveCapture {
                                 .name(format!("tapir-capture-{i}"))
                                 .spawn_scoped(s, move || {
                                     let mut w = Vec::new();
-                                    read_rings(socks, feeder, stop, block_timeout, &mut w);
-                                    w
+                                    let ok = read_rings(socks, feeder, stop, block_timeout, &mut w);
+                                    (w, ok)
                                 })
                         })
                         .collect();
                     for r in readers {
                         match r.map(|r| r.join()) {
-                            Ok(Ok(w)) => warnings.extend(w),
+                            Ok(Ok((w, ok))) => {
+                                warnings.extend(w);
+                                if !ok {
+                                    lost = Some("every interface was deleted".to_string());
+                                }
+                            }
                             _ => reader_panicked = true,
                         }
                     }
@@ -449,14 +458,15 @@ impl Feeder {
 }
 
 /// One AF_PACKET reader: its worker's sockets (one per interface) into its worker's queue,
-/// until `stop` and the drain are done.
+/// until `stop` and the drain are done. `false`: it ended early because every interface was
+/// deleted.
 fn read_rings(
     mut socks: Vec<AfPacketSocket>,
     mut feeder: Feeder,
     stop: &AtomicBool,
     block_timeout: Duration,
     warnings: &mut Vec<String>,
-) {
+) -> bool {
     // After delivery stops, the kernel hands over its last partly filled block when the block
     // timeout expires: wait for two of them with nothing new before finishing.
     let drain_quiet = block_timeout * 2 + Duration::from_millis(50);
@@ -466,6 +476,7 @@ fn read_rings(
     let mut last_stats = Instant::now();
     let mut errors = Vec::new();
     let mut failures = 0u64;
+    let mut gone = vec![false; socks.len()];
     loop {
         if !stopping && stop.load(Ordering::Relaxed) {
             stopping = true;
@@ -499,23 +510,39 @@ fn read_rings(
         }
         // Nothing ready: what was read goes to the worker now rather than when a batch fills.
         feeder.flush();
-        if stopping && last_data.elapsed() >= drain_quiet {
+        if (stopping && last_data.elapsed() >= drain_quiet) || gone.iter().all(|g| *g) {
             break;
         }
-        let fds: Vec<_> = socks.iter().map(AfPacketSocket::fd).collect();
+        let live: Vec<usize> = (0..socks.len()).filter(|i| !gone[*i]).collect();
+        let fds: Vec<_> = live.iter().map(|i| socks[*i].fd()).collect();
         let timeout = if stopping { 10 } else { POLL_MS };
         if let Err(e) = wait_readable(&fds, timeout, &mut errors) {
             warn(warnings, format!("poll: {e}"));
             std::thread::sleep(Duration::from_millis(u64::from(POLL_MS.unsigned_abs())));
         }
-        for e in errors.drain(..) {
+        for (k, e) in errors.drain(..) {
+            let Some(&i) = live.get(k) else { continue };
+            if socks[i].interface_gone() {
+                gone[i] = true;
+                warn(
+                    warnings,
+                    format!(
+                        "interface {} is gone; no longer capturing on it",
+                        socks[i].iface()
+                    ),
+                );
+                continue;
+            }
             failures += 1;
-            // An interface that goes down reports an error on every wait: say so now and
-            // then, and keep the sockets (they resume when it comes back).
+            // A link that goes down reports an error; the socket receives again once it is
+            // up. Say so now and then.
             if failures.is_power_of_two() {
                 warn(
                     warnings,
-                    format!("capture socket error ({failures} so far): {e}"),
+                    format!(
+                        "interface {}: capture socket error ({failures} so far): {e}",
+                        socks[i].iface()
+                    ),
                 );
             }
             std::thread::sleep(Duration::from_millis(u64::from(POLL_MS.unsigned_abs())));
@@ -529,6 +556,7 @@ fn read_rings(
         s.update_stats();
     }
     feeder.finish();
+    stopping
 }
 
 /// The libpcap reader: every interface into the dispatcher, until `stop` and the drain are done.
@@ -600,16 +628,28 @@ fn read_pcap(
         }
         // Quiet: the wall clock moves the workers' clocks and sends partly filled batches.
         dispatcher.idle(wall_us());
-        let fds: Vec<_> = caps.iter().map(PcapLive::fd).collect();
+        let live: Vec<usize> = (0..caps.len()).filter(|i| !dead[*i]).collect();
+        let fds: Vec<_> = live.iter().map(|i| caps[*i].fd()).collect();
         let timeout = if stopping { 10 } else { POLL_MS };
         if let Err(e) = wait_readable(&fds, timeout, &mut errors) {
             warn(warnings, format!("poll: {e}"));
             std::thread::sleep(Duration::from_millis(u64::from(POLL_MS.unsigned_abs())));
         }
-        if !errors.is_empty() {
-            // libpcap reports the error itself on the next read; do not spin meanwhile.
-            errors.clear();
-            std::thread::sleep(Duration::from_millis(u64::from(POLL_MS.unsigned_abs())));
+        for (k, _) in errors.drain(..) {
+            let Some(&i) = live.get(k) else { continue };
+            if caps[i].interface_gone() {
+                dead[i] = true;
+                warn(
+                    warnings,
+                    format!(
+                        "interface {} is gone; no longer capturing on it",
+                        caps[i].iface()
+                    ),
+                );
+            } else {
+                // A link going down; libpcap reads again once it is up. Do not spin meanwhile.
+                std::thread::sleep(Duration::from_millis(u64::from(POLL_MS.unsigned_abs())));
+            }
         }
     }
     for c in &mut caps {

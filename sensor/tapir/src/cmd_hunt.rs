@@ -61,7 +61,7 @@ pub struct HuntArgs {
 }
 
 /// Hands every EVE line to the collector (on the writer thread, off the packet path).
-struct HuntTap(Arc<Mutex<Collector>>);
+pub(crate) struct HuntTap(pub(crate) Arc<Mutex<Collector>>);
 
 impl EventTap for HuntTap {
     fn alerts_only(&self) -> bool {
@@ -113,6 +113,8 @@ pub fn run(a: HuntArgs) -> anyhow::Result<()> {
     if let Some(r) = &a.reader {
         cfg.reader = config::parse_reader(r).map_err(|m| anyhow::anyhow!("--reader: {m}"))?;
     }
+    // The run's own hunts are these, reported in full below, not the `[hunts]` defaults.
+    cfg.hunts_enabled = false;
     let limits = Limits {
         max_events_per_hunt: a.max_events_per_hunt,
         max_flows: a.max_flows,

@@ -52,6 +52,8 @@ pub struct RawConfig {
     pub patterns: RawPatterns,
     #[serde(default)]
     pub metrics: RawMetrics,
+    #[serde(default)]
+    pub hunts: RawHunts,
     /// Behaviour detectors (`[detect]`, `[detect.beacon]`, ...): the detector crate's own
     /// settings, unknown keys refused there too.
     #[serde(default)]
@@ -59,6 +61,14 @@ pub struct RawConfig {
     /// Response (`[respond]`): block decisions pushed to firewalls; checked by tapir-respond.
     #[serde(default)]
     pub respond: tapir_respond::RawRespond,
+}
+
+/// `[hunts]`: hunt hypotheses evaluated over every run's events.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHunts {
+    pub enabled: Option<bool>,
+    pub paths: Option<Vec<PathBuf>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -161,6 +171,11 @@ pub struct Config {
     pub pattern_cache: Option<PathBuf>,
     /// Prometheus endpoint (`[metrics]`): served when enabled.
     pub metrics_enabled: bool,
+    /// Hunt hypotheses (`[hunts]`) evaluated over the events of `replay` and `run`; their
+    /// verdicts are printed at the end. Empty `hunt_paths`: the shipped hunts, found at
+    /// `rules/hunts` (a source checkout) or `/usr/share/tapir/rules/hunts` (the package).
+    pub hunts_enabled: bool,
+    pub hunt_paths: Vec<PathBuf>,
     pub metrics_listen: std::net::SocketAddr,
     /// Behaviour detectors; on by default.
     pub detect: tapir_engine::DetectConfig,
@@ -184,6 +199,8 @@ impl Default for Config {
             pattern_depth: tapir_patterns::DEFAULT_STREAM_DEPTH,
             pattern_cache: None,
             metrics_enabled: false,
+            hunts_enabled: true,
+            hunt_paths: Vec::new(),
             metrics_listen: std::net::SocketAddr::from(([127, 0, 0, 1], 9917)),
             detect: tapir_engine::DetectConfig::default(),
             respond: tapir_respond::RespondConfig::default(),
@@ -449,6 +466,12 @@ impl RawConfig {
         if let Some(v) = range("pipeline.queue_batches", p.queue_batches, 1, 4096)? {
             c.pipeline.queue_batches = v;
         }
+        if let Some(v) = self.hunts.enabled {
+            c.hunts_enabled = v;
+        }
+        if let Some(p) = &self.hunts.paths {
+            c.hunt_paths.clone_from(p);
+        }
         if let Some(v) = self.metrics.enabled {
             c.metrics_enabled = v;
         }
@@ -568,6 +591,8 @@ mod tests {
         assert_eq!(c.outputs, d.outputs);
         assert_eq!(c.sensor_name, d.sensor_name);
         assert_eq!(c.metrics_enabled, d.metrics_enabled);
+        assert_eq!(c.hunts_enabled, d.hunts_enabled);
+        assert_eq!(c.hunt_paths, d.hunt_paths);
         assert_eq!(c.metrics_listen, d.metrics_listen);
         assert_eq!(c.detect, d.detect);
         assert_eq!(c.respond, d.respond);

@@ -11,6 +11,7 @@ mod config;
 mod metrics;
 mod outputs;
 mod progress;
+mod run_hunts;
 mod service;
 
 use std::path::PathBuf;
@@ -265,8 +266,15 @@ fn run_replay(
     sightings: Option<&std::path::Path>,
     metrics_linger: std::time::Duration,
     // Consumers of the run's events (`tapir hunt`), on the writer thread.
-    taps: Vec<Box<dyn tapir_engine::tap::EventTap>>,
+    mut taps: Vec<Box<dyn tapir_engine::tap::EventTap>>,
 ) -> anyhow::Result<()> {
+    let hunts = match run_hunts::attach(cfg)? {
+        Some((h, tap)) => {
+            taps.push(tap);
+            Some(h)
+        }
+        None => None,
+    };
     let board = tapir_engine::board::Board::new();
     let endpoint = if cfg.metrics_enabled {
         Some(metrics::start(cfg.metrics_listen, &board)?)
@@ -377,6 +385,9 @@ fn run_replay(
         .collect();
     eprintln!("tapir: counters: {}", counters.join(" "));
     outputs::report(&out_stats);
+    if let Some(h) = hunts {
+        h.report(captures)?;
+    }
     // The summary is the last line of every run.
     eprintln!("{}", summary_line(&report));
     if endpoint.is_some() {

@@ -677,6 +677,57 @@ fn sighup_swaps_intel_and_reopens_the_output() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// The interface is deleted under a running capture: tapir writes what it captured, says why
+/// it stopped and exits non-zero (so that systemd restarts it).
+fn interface_deleted(kind: &str, tag: &str) {
+    let demo = temp(&format!("{tag}-demo.pcap"));
+    tapir_gen_demo::write_demo(&demo).expect("demo capture");
+    let link = Link::new(tag);
+    let eve = temp(&format!("{tag}-live.json"));
+    let eve_s = eve.display().to_string();
+    let mut sensor = Sensor::start(&link, tag, &["--capture", kind, "--eve", &eve_s]);
+    let base = link.rx_packets();
+    let sent = link.send(2000, std::slice::from_ref(&demo));
+    link.wait_received(base, sent);
+    run_ok(Command::new("ip").args(["-n", &link.ns_b, "link", "del", &link.if_b]));
+    let mut child = sensor.child.take().expect("running");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(st) = child.try_wait().expect("wait") {
+            break st;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "tapir kept running:\n{}",
+            sensor.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let log = sensor.log();
+    assert!(!status.success(), "{log}");
+    assert!(log.contains("is gone"), "{log}");
+    assert!(log.contains("capture stopped"), "{log}");
+    assert_eq!(num(&summary(&log), "packets"), sent, "{log}");
+    assert!(
+        lines(&eve).iter().any(|e| e["event_type"] == "alert"),
+        "what was captured was written"
+    );
+    let _ = std::fs::remove_file(eve);
+    let _ = std::fs::remove_file(demo);
+}
+
+#[test]
+fn deleted_interface_ends_the_capture_with_an_error_afpacket() {
+    require_live!();
+    interface_deleted("afpacket", "d");
+}
+
+#[test]
+fn deleted_interface_ends_the_capture_with_an_error_pcap() {
+    require_live!();
+    interface_deleted("pcap", "e");
+}
+
 /// Without any capture source, `tapir run` says what to give, and a bad interface is named.
 #[test]
 fn run_without_interface_or_with_a_missing_one_is_refused_by_name() {

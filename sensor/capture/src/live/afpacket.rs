@@ -138,15 +138,16 @@ pub fn attach_filter(fd: BorrowedFd<'_>, prog: &[BpfInsn]) -> io::Result<()> {
 }
 
 /// Waits until one of `fds` is readable or `timeout_ms` passes. `Ok(true)`: something is
-/// ready (or failed: the error is pushed to `errors` and cleared, so the next wait does not
-/// return at once again). A signal ends the wait early with `Ok(false)`.
+/// ready (or failed: the index of the socket and its error are pushed to `errors`, and the
+/// error is cleared so the next wait does not return at once again). A signal ends the wait
+/// early with `Ok(false)`.
 ///
 /// # Errors
 /// `poll` itself failed.
 pub fn wait_readable(
     fds: &[BorrowedFd<'_>],
     timeout_ms: i32,
-    errors: &mut Vec<io::Error>,
+    errors: &mut Vec<(usize, io::Error)>,
 ) -> io::Result<bool> {
     let mut pfds: Vec<libc::pollfd> = fds
         .iter()
@@ -168,12 +169,11 @@ pub fn wait_readable(
             Err(e)
         };
     }
-    for (p, fd) in pfds.iter().zip(fds) {
+    for (i, (p, fd)) in pfds.iter().zip(fds).enumerate() {
         if p.revents & (libc::POLLERR | libc::POLLNVAL) != 0 {
-            match take_error(*fd) {
-                Some(e) => errors.push(e),
-                None => errors.push(io::Error::other("socket reported an error condition")),
-            }
+            let e = take_error(*fd)
+                .unwrap_or_else(|| io::Error::other("socket reported an error condition"));
+            errors.push((i, e));
         }
     }
     Ok(r > 0)

@@ -15,6 +15,8 @@ const SNAPLEN: i32 = 262_144;
 pub struct PcapLive {
     cap: pcap::Capture<pcap::Active>,
     iface: String,
+    /// `None` for pseudo-interfaces libpcap knows and the kernel does not (`any`).
+    ifindex: Option<u32>,
     link: i32,
     stats: Arc<SocketStats>,
 }
@@ -52,6 +54,7 @@ impl PcapLive {
         Ok(PcapLive {
             cap,
             iface: iface.to_string(),
+            ifindex: afpacket::interface_index(iface).ok(),
             link,
             stats: Arc::new(SocketStats::default()),
         })
@@ -59,6 +62,13 @@ impl PcapLive {
 
     pub fn iface(&self) -> &str {
         &self.iface
+    }
+
+    /// The interface was deleted (or replaced by another of the same name): libpcap cannot
+    /// follow it, and in non-blocking mode it does not say so itself.
+    pub fn interface_gone(&self) -> bool {
+        self.ifindex
+            .is_some_and(|idx| afpacket::interface_index(&self.iface).map_or(true, |i| i != idx))
     }
 
     /// The link type libpcap reports for the interface.

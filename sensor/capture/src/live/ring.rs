@@ -27,6 +27,7 @@ fn link_type_of(hatype: u16) -> Option<i32> {
 pub struct AfPacketSocket {
     ring: Ring,
     iface: String,
+    ifindex: u32,
     link: i32,
     stats: Arc<SocketStats>,
 }
@@ -82,6 +83,7 @@ impl AfPacketSocket {
         Ok(AfPacketSocket {
             ring,
             iface: iface.to_string(),
+            ifindex,
             link,
             stats: Arc::new(SocketStats::default()),
         })
@@ -89,6 +91,13 @@ impl AfPacketSocket {
 
     pub fn iface(&self) -> &str {
         &self.iface
+    }
+
+    /// The interface was deleted (or replaced by another of the same name). A socket stays
+    /// bound to the interface it was opened on: after a link down and up it receives again,
+    /// after a deletion never.
+    pub fn interface_gone(&self) -> bool {
+        afpacket::interface_index(&self.iface).map_or(true, |i| i != self.ifindex)
     }
 
     /// The pcap link type of the frames (`LINKTYPE_ETHERNET` or `LINKTYPE_RAW`).
