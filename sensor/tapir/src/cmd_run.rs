@@ -184,6 +184,14 @@ fn run_live(
     if let Some(ep) = &endpoint {
         out = ep.tap_output(out);
     }
+    let hunts = match crate::run_hunts::attach(cfg)? {
+        Some((h, tap)) => {
+            out = Box::new(tapir_engine::tap::TapWriter::new(out, vec![tap]));
+            Some(h)
+        }
+        None => None,
+    };
+    let responder = crate::cmd_block::attach(&cfg.respond, &mut out)?;
     let opts = ReplayOptions {
         pipeline: cfg.pipeline.clone(),
         patterns,
@@ -220,6 +228,7 @@ fn run_live(
         }
     }
     drop(out);
+    crate::cmd_block::finish(responder);
     let out_stats = outs.close();
     let report = report?;
     let counters: Vec<String> = report
@@ -230,6 +239,15 @@ fn run_live(
         .collect();
     eprintln!("tapir: counters: {}", counters.join(" "));
     outputs::report(&out_stats);
+    if let Some(h) = hunts {
+        h.report(
+            &cfg.live
+                .interfaces
+                .iter()
+                .map(PathBuf::from)
+                .collect::<Vec<_>>(),
+        )?;
+    }
     let lost = report.lost.clone();
     // The summary is the last line of every run.
     eprintln!("{}", summary_line(report));

@@ -216,7 +216,11 @@ fn detect_summary(d: &tapir_engine::DetectConfig) -> String {
     .filter(|(_, on)| *on)
     .map(|(n, _)| *n)
     .collect();
-    let nets: Vec<String> = d.home_net.iter().map(|(ip, l)| format!("{ip}/{l}")).collect();
+    let nets: Vec<String> = d
+        .home_net
+        .iter()
+        .map(|(ip, l)| format!("{ip}/{l}"))
+        .collect();
     format!(
         "detect=on home_net={} detectors={}",
         nets.join(","),
