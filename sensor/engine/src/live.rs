@@ -46,12 +46,11 @@ use tapir_capture::live::{
 use tapir_capture::{LinkPacket, RawPacket};
 use tapir_intel::IntelDb;
 
-use crate::behaviour::{long_conn_thresholds_us, Behaviour};
 use crate::board::{KernelStats, KernelStatsSource, PUBLISH_EVERY};
 use crate::pipeline::{
     run_worker, run_writer, Batch, Dispatcher, Msg, Output, PipelineConfig, WorkerEnds, TICK_US,
 };
-use crate::{Engine, EngineConfig, ReplayOptions, Stats};
+use crate::{EngineConfig, ReplayOptions, Stats};
 
 /// How long a reader waits for packets before looking at the stop flag and the clock.
 const POLL_MS: i32 = 100;
@@ -228,21 +227,8 @@ impl LiveCapture {
     ) -> Result<LiveReport, LiveRunError> {
         let started = Instant::now();
         let workers = self.workers;
-        let mut cfg = cfg;
-        let mut behaviour = opts.detect.enabled.then(|| {
-            cfg.observe = true;
-            cfg.long_conn_us = long_conn_thresholds_us(&opts.detect);
-            Behaviour::new(opts.detect.clone(), workers)
-        });
-        let mut engines = Vec::with_capacity(workers);
-        for _ in 0..workers {
-            let mut e = Engine::new(cfg.clone(), intel.clone());
-            if let Some(set) = &opts.patterns {
-                e.set_patterns(set, opts.pattern_depth)
-                    .map_err(LiveRunError::Patterns)?;
-            }
-            engines.push(e);
-        }
+        let (engines, mut behaviour) = crate::replay::build_engines(cfg, &intel, opts, workers)
+            .map_err(LiveRunError::Patterns)?;
         if let Some(b) = &opts.board {
             b.set_kernel_source(Arc::new(self.kernel.clone()));
         }

@@ -99,21 +99,8 @@ pub fn replay_with(
         files.push(CaptureFile::open(p, opts.reader)?);
     }
     let workers = opts.pipeline.workers.max(1);
-    let mut cfg = cfg;
-    let mut behaviour = opts.detect.enabled.then(|| {
-        cfg.observe = true;
-        cfg.long_conn_us = long_conn_thresholds_us(&opts.detect);
-        Behaviour::new(opts.detect.clone(), workers)
-    });
-    let mut engines = Vec::with_capacity(workers);
-    for _ in 0..workers {
-        let mut e = Engine::new(cfg.clone(), intel.clone());
-        if let Some(set) = &opts.patterns {
-            e.set_patterns(set, opts.pattern_depth)
-                .map_err(ReplayError::Patterns)?;
-        }
-        engines.push(e);
-    }
+    let (engines, mut behaviour) =
+        build_engines(cfg, &intel, opts, workers).map_err(ReplayError::Patterns)?;
     let (mut dispatcher, ends) = Dispatcher::new(PipelineConfig {
         workers,
         ..opts.pipeline.clone()
@@ -203,4 +190,32 @@ pub fn replay_with(
     }
     report.elapsed = started.elapsed();
     Ok(report)
+}
+
+/// One engine per worker, with the options' patterns loaded, and the behaviour stage when
+/// detection is on (which also makes the engines produce observations). Shared by replay and
+/// live capture so both run the same data plane.
+///
+/// # Errors
+/// Hyperscan could not allocate scratch space for the pattern set.
+pub(crate) fn build_engines(
+    mut cfg: EngineConfig,
+    intel: &Arc<IntelDb>,
+    opts: &ReplayOptions,
+    workers: usize,
+) -> Result<(Vec<Engine>, Option<Behaviour>), String> {
+    let behaviour = opts.detect.enabled.then(|| {
+        cfg.observe = true;
+        cfg.long_conn_us = long_conn_thresholds_us(&opts.detect);
+        Behaviour::new(opts.detect.clone(), workers)
+    });
+    let mut engines = Vec::with_capacity(workers);
+    for _ in 0..workers {
+        let mut e = Engine::new(cfg.clone(), Arc::clone(intel));
+        if let Some(set) = &opts.patterns {
+            e.set_patterns(set, opts.pattern_depth)?;
+        }
+        engines.push(e);
+    }
+    Ok((engines, behaviour))
 }

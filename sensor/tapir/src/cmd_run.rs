@@ -14,7 +14,6 @@ use std::time::Duration;
 
 use tapir_capture::live::CaptureKind;
 use tapir_engine::{LiveCapture, LiveReport, ReplayOptions, ReplayReport};
-use tapir_intel::IntelDb;
 use tapir_output::Target;
 
 use crate::{config, metrics, outputs, service};
@@ -143,22 +142,7 @@ fn run_live(
         None
     };
     let mut source = crate::IntelSource::new(cfg)?;
-    let load_started = std::time::Instant::now();
-    let intel = if source.is_empty() {
-        IntelDb::empty()
-    } else {
-        let db = source.build(true).map_err(|e| anyhow::anyhow!(e))?;
-        eprintln!(
-            "tapir: intel: {} indicators loaded in {:.2}s",
-            db.len(),
-            load_started.elapsed().as_secs_f64()
-        );
-        db
-    };
-    let intel = Arc::new(intel);
-    if !source.is_empty() {
-        tapir_metrics::intel_loaded(&intel, load_started.elapsed());
-    }
+    let intel = source.load_first()?;
     let swap = Arc::new(arc_swap::ArcSwap::new(Arc::clone(&intel)));
     let done = Arc::new(AtomicBool::new(false));
     let reloader = (!source.is_empty()).then(|| {
@@ -170,7 +154,7 @@ fn run_live(
         let every = reload_every_ms.or(source.refresh_ms());
         std::thread::spawn(move || crate::reload_loop(&mut source, &swap, &hup, &done, every))
     });
-    let patterns = load_patterns(cfg)?;
+    let patterns = crate::load_patterns(cfg)?;
     // Sockets before outputs: a wrong interface or filter fails before any file is touched.
     let capture = LiveCapture::open(&cfg.live, cfg.pipeline.workers)?;
     let mut out_cfg = cfg.clone();
@@ -288,27 +272,6 @@ fn summary_line(r: LiveReport) -> String {
 }
 
 /// Loads the payload patterns, reporting errors as warnings (as replay does).
-fn load_patterns(cfg: &config::Config) -> anyhow::Result<Option<tapir_patterns::PatternSet>> {
-    if cfg.patterns.is_empty() {
-        return Ok(None);
-    }
-    let opts = tapir_patterns::BuildOptions {
-        cache_dir: cfg.pattern_cache.clone(),
-    };
-    let loaded = tapir_patterns::PatternSet::load_paths(&cfg.patterns, &opts)?;
-    for e in &loaded.errors {
-        eprintln!("tapir: warning: patterns: {e}");
-    }
-    if loaded.errors_dropped > 0 {
-        eprintln!(
-            "tapir: warning: patterns: {} more errors not shown",
-            loaded.errors_dropped
-        );
-    }
-    eprintln!("tapir: patterns: {} loaded", loaded.set.len());
-    Ok(Some(loaded.set))
-}
-
 fn is_local(t: &Target) -> bool {
     matches!(t, Target::Stdout | Target::File(_))
 }

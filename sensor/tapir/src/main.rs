@@ -286,23 +286,7 @@ fn run_replay(
         None
     };
     let mut source = IntelSource::new(cfg)?;
-    let load_started = std::time::Instant::now();
-    let intel = if source.is_empty() {
-        IntelDb::empty()
-    } else {
-        let started = std::time::Instant::now();
-        let db = source.build(true).map_err(|e| anyhow::anyhow!(e))?;
-        eprintln!(
-            "tapir: intel: {} indicators loaded in {:.2}s",
-            db.len(),
-            started.elapsed().as_secs_f64()
-        );
-        db
-    };
-    let intel = Arc::new(intel);
-    if !source.is_empty() {
-        tapir_metrics::intel_loaded(&intel, load_started.elapsed());
-    }
+    let intel = source.load_first()?;
     // Hot reload: a thread rebuilds the set off the packet path on SIGHUP or on a timer and
     // swaps it in; a set that fails to build is refused and the old one stays.
     let swap = Arc::new(arc_swap::ArcSwap::new(Arc::clone(&intel)));
@@ -314,33 +298,7 @@ fn run_replay(
         let every = reload_every_ms.or(source.refresh_ms());
         std::thread::spawn(move || reload_loop(&mut source, &swap, &hup, &done, every))
     });
-    let patterns = if cfg.patterns.is_empty() {
-        None
-    } else {
-        let opts = tapir_patterns::BuildOptions {
-            cache_dir: cfg.pattern_cache.clone(),
-        };
-        let loaded = tapir_patterns::PatternSet::load_paths(&cfg.patterns, &opts)?;
-        for e in &loaded.errors {
-            eprintln!("tapir: warning: patterns: {e}");
-        }
-        if loaded.errors_dropped > 0 {
-            eprintln!(
-                "tapir: warning: patterns: {} more errors not shown",
-                loaded.errors_dropped
-            );
-        }
-        eprintln!(
-            "tapir: patterns: {} loaded{}",
-            loaded.set.len(),
-            if loaded.from_cache {
-                " (compiled databases from cache)"
-            } else {
-                ""
-            }
-        );
-        Some(loaded.set)
-    };
+    let patterns = load_patterns(cfg)?;
     let mut outs = outputs::open(cfg)?;
     let mut out = outputs::writer(&mut outs);
     if let Some(ep) = &endpoint {
@@ -398,6 +356,39 @@ fn run_replay(
         std::thread::sleep(metrics_linger);
     }
     Ok(())
+}
+
+/// Compiles (or takes from the cache) the configured payload patterns; bad lines are reported
+/// and the rest load.
+pub(crate) fn load_patterns(
+    cfg: &config::Config,
+) -> anyhow::Result<Option<tapir_patterns::PatternSet>> {
+    if cfg.patterns.is_empty() {
+        return Ok(None);
+    }
+    let opts = tapir_patterns::BuildOptions {
+        cache_dir: cfg.pattern_cache.clone(),
+    };
+    let loaded = tapir_patterns::PatternSet::load_paths(&cfg.patterns, &opts)?;
+    for e in &loaded.errors {
+        eprintln!("tapir: warning: patterns: {e}");
+    }
+    if loaded.errors_dropped > 0 {
+        eprintln!(
+            "tapir: warning: patterns: {} more errors not shown",
+            loaded.errors_dropped
+        );
+    }
+    eprintln!(
+        "tapir: patterns: {} loaded{}",
+        loaded.set.len(),
+        if loaded.from_cache {
+            " (compiled databases from cache)"
+        } else {
+            ""
+        }
+    );
+    Ok(Some(loaded.set))
 }
 
 /// Peak resident memory of this process in MiB (Linux `VmHWM`), if known.
@@ -511,6 +502,22 @@ impl IntelSource {
 
     fn is_empty(&self) -> bool {
         self.paths.is_empty() && self.feeds.is_empty()
+    }
+
+    /// The set a run starts with (empty when no intel is configured), counted in the metrics.
+    fn load_first(&mut self) -> anyhow::Result<Arc<IntelDb>> {
+        if self.is_empty() {
+            return Ok(Arc::new(IntelDb::empty()));
+        }
+        let started = std::time::Instant::now();
+        let db = Arc::new(self.build(true).map_err(|e| anyhow::anyhow!(e))?);
+        eprintln!(
+            "tapir: intel: {} indicators loaded in {:.2}s",
+            db.len(),
+            started.elapsed().as_secs_f64()
+        );
+        tapir_metrics::intel_loaded(&db, started.elapsed());
+        Ok(db)
     }
 
     /// Modification times of every local feed file (directories: their entries), to notice an
