@@ -522,3 +522,78 @@ fn editing_a_feed_file_reloads_the_set() {
     let _ = std::fs::remove_file(cap);
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// The shipped hunts run with every replay: the demo serves a self-signed certificate, resolves
+/// an intel domain before contacting it, and sends an old browser's User-Agent, so exactly those
+/// hypotheses hold; `[hunts] enabled = false` turns them off, and a hunt file that does not
+/// load refuses the run naming the key.
+#[test]
+fn shipped_hunts_run_with_replay_and_can_be_turned_off() {
+    let demo = write_demo("hunts");
+    let intel = repo().join("rules/intel");
+    let run = |config: Option<&Path>| {
+        let mut args = vec![
+            "replay".to_string(),
+            "--intel".into(),
+            intel.display().to_string(),
+            "--eve".into(),
+            "/dev/null".into(),
+        ];
+        if let Some(c) = config {
+            args.push("--config".into());
+            args.push(c.display().to_string());
+        }
+        args.push(demo.display().to_string());
+        Command::new(env!("CARGO_BIN_EXE_tapir"))
+            .args(&args)
+            .current_dir(repo())
+            .output()
+            .expect("run tapir")
+    };
+    let o = run(None);
+    let e = stderr(&o);
+    assert!(o.status.success(), "{e}");
+    let validated: Vec<&str> = e
+        .lines()
+        .filter_map(|l| l.strip_prefix("tapir: hunt: validated "))
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert_eq!(
+        validated,
+        [
+            "intel-domain-resolved-then-contacted",
+            "old-browser-user-agent",
+            "tls-anomaly"
+        ],
+        "{e}"
+    );
+    assert!(e.contains("tapir: hunts: 3 validated, "), "{e}");
+    assert!(
+        e.lines().last().is_some_and(|l| l.contains("packets=")),
+        "the summary stays the last line: {e}"
+    );
+
+    let off = temp("hunts-off.toml");
+    std::fs::write(&off, "[hunts]\nenabled = false\n").expect("write config");
+    let o = run(Some(&off));
+    let e = stderr(&o);
+    assert!(o.status.success(), "{e}");
+    assert!(!e.contains("tapir: hunt"), "{e}");
+
+    let bad_rule = temp("hunts-bad.yaml");
+    std::fs::write(&bad_rule, "id: x\ntitle: [unclosed\n").expect("write hunt");
+    let bad = temp("hunts-bad.toml");
+    std::fs::write(
+        &bad,
+        format!("[hunts]\npaths = [\"{}\"]\n", bad_rule.display()),
+    )
+    .expect("write config");
+    let o = run(Some(&bad));
+    let e = stderr(&o);
+    assert!(!o.status.success(), "a broken hunt file was accepted: {e}");
+    assert!(e.contains("hunts.paths"), "{e}");
+    assert!(e.contains(&bad_rule.display().to_string()), "{e}");
+    for p in [demo, off, bad_rule, bad] {
+        let _ = std::fs::remove_file(p);
+    }
+}
