@@ -15,6 +15,8 @@
 
 #![forbid(unsafe_code)]
 
+#[doc(hidden)]
+pub mod fuzzing;
 mod kafka_sink;
 mod local;
 mod queue;

@@ -109,7 +109,9 @@ impl Journal {
     /// # Errors
     /// The file exists but cannot be read.
     pub fn read(&mut self, now_ms: u64) -> io::Result<Loaded> {
-        let text = match fs::read_to_string(&self.path) {
+        // Bytes, not a string: one line that is not UTF-8 (a torn or corrupted write) is
+        // skipped like any other bad line instead of refusing the whole journal at start.
+        let text = match fs::read(&self.path) {
             Ok(t) => t,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 self.seen = None;
@@ -124,11 +126,12 @@ impl Journal {
         };
         self.seen = stamp(&self.path);
         let mut out = Loaded::default();
-        for (i, line) in text.lines().enumerate() {
-            if line.is_empty() || (i == 0 && line == HEADER) {
+        for (i, line) in text.split(|&b| b == b'\n').enumerate() {
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            if line.is_empty() || (i == 0 && line == HEADER.as_bytes()) {
                 continue;
             }
-            match serde_json::from_str::<Decision>(line) {
+            match serde_json::from_slice::<Decision>(line) {
                 Ok(d) if d.live(now_ms) => out.live.push(d),
                 Ok(d) => out.expired.push(d),
                 Err(e) => {
@@ -234,6 +237,25 @@ mod tests {
         assert_eq!(back.warnings.len(), 1);
         assert!(back.warnings[0].contains(":5:"), "{:?}", back.warnings);
         assert!(!j.changed());
+        let _ = fs::remove_dir_all(dir);
+    }
+
+    /// Found while writing the `respond_journal` fuzz target (its invariant: a readable journal
+    /// always reads): one byte that is not UTF-8 failed the whole read, so the responder
+    /// refused to start.
+    #[test]
+    fn a_line_that_is_not_utf8_is_skipped_not_fatal() {
+        let dir = std::env::temp_dir().join(format!("tapir-journal-utf8-{}", std::process::id()));
+        let mut j = Journal::open(&dir.join("decisions.jsonl")).expect("open");
+        j.write([d("203.0.113.66", 50_000)].iter()).expect("write");
+        let mut bytes = fs::read(j.path()).expect("read");
+        bytes.extend_from_slice(b"{\"net\":\"\xff\"}\r\n");
+        fs::write(j.path(), &bytes).expect("write");
+        let back = j.read(0).expect("a bad byte is not a read error");
+        assert_eq!(back.live.len(), 1);
+        assert_eq!(back.warnings.len(), 1);
+        assert!(back.warnings[0].contains(":3:"), "{:?}", back.warnings);
+        crate::fuzzing::fuzz_journal(&[&[0u8; 8][..], &bytes].concat());
         let _ = fs::remove_dir_all(dir);
     }
 }

@@ -23,6 +23,8 @@ pub mod backend;
 pub mod config;
 pub mod decision;
 pub mod exec;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod guard;
 pub mod journal;
 pub mod metrics;
