@@ -226,20 +226,10 @@ impl Beacon {
     /// Drops pairs idle for longer than the duration window (they can no longer cover it).
     pub(crate) fn sweep(&mut self, cfg: &BeaconConfig, now_us: u64) {
         let idle = cfg.duration_window_s.saturating_mul(1_000_000);
-        while self
-            .by_ip
-            .oldest()
-            .is_some_and(|(_, p)| p.last_us.saturating_add(idle) < now_us)
-        {
-            self.by_ip.pop_oldest();
-        }
-        while self
-            .by_name
-            .oldest()
-            .is_some_and(|(_, p)| p.last_us.saturating_add(idle) < now_us)
-        {
-            self.by_name.pop_oldest();
-        }
+        self.by_ip
+            .evict_oldest_while(|p| p.last_us.saturating_add(idle) < now_us);
+        self.by_name
+            .evict_oldest_while(|p| p.last_us.saturating_add(idle) < now_us);
     }
 
     /// Scores every pair with connections not yet scored.

@@ -175,13 +175,8 @@ impl Dga {
     }
 
     pub(crate) fn sweep(&mut self, cfg: &DgaConfig, now_us: u64) {
-        while self
-            .clients
-            .oldest()
-            .is_some_and(|(_, e)| expired(e.last_us, cfg.window_s, now_us))
-        {
-            self.clients.pop_oldest();
-        }
+        self.clients
+            .evict_oldest_while(|e| expired(e.last_us, cfg.window_s, now_us));
     }
 
     pub(crate) fn len(&self) -> usize {

@@ -143,13 +143,8 @@ impl DnsTunnel {
 
     /// Forgets keys whose window closed with no query since.
     pub(crate) fn sweep(&mut self, cfg: &DnsTunnelConfig, now_us: u64) {
-        while self
-            .keys
-            .oldest()
-            .is_some_and(|(_, e)| expired(e.last_us, cfg.window_s, now_us))
-        {
-            self.keys.pop_oldest();
-        }
+        self.keys
+            .evict_oldest_while(|e| expired(e.last_us, cfg.window_s, now_us));
     }
 
     pub(crate) fn len(&self) -> usize {

@@ -123,13 +123,8 @@ impl Exfil {
     }
 
     pub(crate) fn sweep(&mut self, cfg: &ExfilConfig, now_us: u64) {
-        while self
-            .pairs
-            .oldest()
-            .is_some_and(|(_, e)| expired(e.last_us, cfg.window_s, now_us))
-        {
-            self.pairs.pop_oldest();
-        }
+        self.pairs
+            .evict_oldest_while(|e| expired(e.last_us, cfg.window_s, now_us));
     }
 
     pub(crate) fn len(&self) -> usize {

@@ -226,6 +226,14 @@ impl<K, V> Lru<K, V> {
         Some((&s.key, &s.val))
     }
 
+    /// Drops entries from the least recent end while `stale` holds: how every detector
+    /// forgets keys idle past their window.
+    pub(crate) fn evict_oldest_while(&mut self, mut stale: impl FnMut(&V) -> bool) {
+        while self.oldest().is_some_and(|(_, v)| stale(v)) {
+            self.pop_oldest();
+        }
+    }
+
     pub(crate) fn pop_oldest(&mut self) -> Option<(K, V)> {
         if self.tail == NIL {
             return None;

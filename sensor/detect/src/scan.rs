@@ -176,20 +176,10 @@ impl Scan {
     }
 
     pub(crate) fn sweep(&mut self, cfg: &ScanConfig, now_us: u64) {
-        while self
-            .vertical
-            .oldest()
-            .is_some_and(|(_, e)| expired(e.last_us, cfg.window_s, now_us))
-        {
-            self.vertical.pop_oldest();
-        }
-        while self
-            .horizontal
-            .oldest()
-            .is_some_and(|(_, e)| expired(e.last_us, cfg.window_s, now_us))
-        {
-            self.horizontal.pop_oldest();
-        }
+        self.vertical
+            .evict_oldest_while(|e| expired(e.last_us, cfg.window_s, now_us));
+        self.horizontal
+            .evict_oldest_while(|e| expired(e.last_us, cfg.window_s, now_us));
     }
 
     pub(crate) fn len(&self) -> usize {

@@ -48,7 +48,7 @@ use tapir_intel::IntelDb;
 
 use crate::board::{KernelStats, KernelStatsSource, PUBLISH_EVERY};
 use crate::pipeline::{
-    run_worker, run_writer, Batch, Dispatcher, Msg, Output, PipelineConfig, WorkerEnds, TICK_US,
+    run_writer, Batch, Dispatcher, Msg, Output, PipelineConfig, WorkerEnds, TICK_US,
 };
 use crate::{EngineConfig, ReplayOptions, Stats};
 
@@ -255,19 +255,7 @@ impl LiveCapture {
                     (Vec::new(), Some(d), e)
                 }
             };
-            let handles: Vec<_> = ends
-                .into_iter()
-                .zip(engines)
-                .enumerate()
-                .map(|(i, (mut ends, engine))| {
-                    ends.meter = opts.board.as_ref().map(|b| b.meter(i));
-                    let (tx, pool) = (out_tx.clone(), pool_rx.clone());
-                    let swap = opts.intel_swap.clone();
-                    std::thread::Builder::new()
-                        .name(format!("tapir-worker-{i}"))
-                        .spawn_scoped(s, move || run_worker(engine, ends, tx, pool, swap))
-                })
-                .collect();
+            let handles = crate::replay::spawn_workers(s, ends, engines, opts, &out_tx, &pool_rx);
             drop(out_tx);
             let mut reader_panicked = false;
             let mut lost = None;

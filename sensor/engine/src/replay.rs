@@ -6,14 +6,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
-use crossbeam_channel::bounded;
+use crossbeam_channel::{bounded, Receiver, Sender};
 use tapir_capture::{CaptureError, CaptureFile, ReaderKind};
 use tapir_detect::DetectConfig;
 use tapir_intel::IntelDb;
 use tapir_patterns::PatternSet;
 
 use crate::behaviour::{long_conn_thresholds_us, Behaviour};
-use crate::pipeline::{run_worker, run_writer, Dispatcher, Output, PipelineConfig};
+use crate::pipeline::{run_worker, run_writer, Dispatcher, Output, PipelineConfig, WorkerEnds};
 use crate::{Engine, EngineConfig, Stats};
 
 /// A replay that could not run or could not write its output.
@@ -118,19 +118,7 @@ pub fn replay_with(
             .spawn_scoped(s, move || {
                 run_writer(out_rx, pool_tx, Box::new(out), detect)
             });
-        let handles: Vec<_> = ends
-            .into_iter()
-            .zip(engines)
-            .enumerate()
-            .map(|(i, (mut ends, engine))| {
-                ends.meter = opts.board.as_ref().map(|b| b.meter(i));
-                let (tx, pool) = (out_tx.clone(), pool_rx.clone());
-                let swap = opts.intel_swap.clone();
-                std::thread::Builder::new()
-                    .name(format!("tapir-worker-{i}"))
-                    .spawn_scoped(s, move || run_worker(engine, ends, tx, pool, swap))
-            })
-            .collect();
+        let handles = spawn_workers(s, ends, engines, opts, &out_tx, &pool_rx);
         drop(out_tx);
         let mut pcap_cnt = 0u64;
         let progress = opts.board.as_ref().map(|b| b.reader());
@@ -218,4 +206,28 @@ pub(crate) fn build_engines(
         engines.push(e);
     }
     Ok((engines, behaviour))
+}
+
+/// Starts one named worker thread per engine, each metered on the board when there is one and
+/// following the options' intel swap. Shared by replay and live capture.
+pub(crate) fn spawn_workers<'scope>(
+    s: &'scope std::thread::Scope<'scope, '_>,
+    ends: Vec<WorkerEnds>,
+    engines: Vec<Engine>,
+    opts: &ReplayOptions,
+    out_tx: &Sender<Output>,
+    pool_rx: &Receiver<Output>,
+) -> Vec<io::Result<std::thread::ScopedJoinHandle<'scope, Stats>>> {
+    ends.into_iter()
+        .zip(engines)
+        .enumerate()
+        .map(|(i, (mut ends, engine))| {
+            ends.meter = opts.board.as_ref().map(|b| b.meter(i));
+            let (tx, pool) = (out_tx.clone(), pool_rx.clone());
+            let swap = opts.intel_swap.clone();
+            std::thread::Builder::new()
+                .name(format!("tapir-worker-{i}"))
+                .spawn_scoped(s, move || run_worker(engine, ends, tx, pool, swap))
+        })
+        .collect()
 }

@@ -12,8 +12,8 @@ use crate::fields;
 use crate::guard::{GuardHit, Guards};
 use crate::journal::Journal;
 use crate::net::Net;
-use crate::responder::desired_of;
-use crate::time::{now_ms, rfc3339_ms};
+use crate::responder::{decision_fields, desired_of};
+use crate::time::now_ms;
 
 /// Why an operator command failed.
 #[derive(Debug, thiserror::Error)]
@@ -114,7 +114,7 @@ impl Operator {
             match self.guards.check(&d.net) {
                 Ok(()) => store.merge(d),
                 Err(hit) => {
-                    let mut f = decision_record("withdrawn", &d, self.cfg.dry_run);
+                    let mut f = decision_fields("withdrawn", &d, self.cfg.dry_run);
                     f.insert("guard".into(), hit.name().into());
                     f.insert("detail".into(), hit.to_string().into());
                     self.audit.record("decision", f);
@@ -123,7 +123,7 @@ impl Operator {
         }
         for d in &loaded.expired {
             self.audit
-                .record("decision", decision_record("expired", d, self.cfg.dry_run));
+                .record("decision", decision_fields("expired", d, self.cfg.dry_run));
         }
         let before = desired_of(store.iter(), now);
         let out = f(&mut store)?;
@@ -188,7 +188,7 @@ impl Operator {
         let action = if replaced { "replaced" } else { "created" };
         self.audit.record(
             "decision",
-            decision_record(action, &decision, self.cfg.dry_run),
+            decision_fields(action, &decision, self.cfg.dry_run),
         );
         let pushes = self.push(&before, &after, now);
         Ok(Added {
@@ -211,7 +211,7 @@ impl Operator {
                 .ok_or(OpError::NotFound(net))
         })?;
         self.audit
-            .record("decision", decision_record("deleted", &d, self.cfg.dry_run));
+            .record("decision", decision_fields("deleted", &d, self.cfg.dry_run));
         let pushes = self.push(&before, &after, now);
         Ok((d, pushes))
     }
@@ -296,23 +296,4 @@ impl Operator {
         }
         self.audit.flush();
     }
-}
-
-fn decision_record(
-    action: &str,
-    d: &Decision,
-    dry_run: bool,
-) -> serde_json::Map<String, serde_json::Value> {
-    let mut f = fields!(
-        "action" => action,
-        "net" => d.net.to_string(),
-        "origin" => d.origin,
-        "reason" => d.reason,
-        "ttl_s" => d.ttl_ms / 1000,
-        "expires" => rfc3339_ms(d.expires_ms),
-    );
-    if dry_run {
-        f.insert("dry_run".into(), true.into());
-    }
-    f
 }

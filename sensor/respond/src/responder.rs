@@ -238,7 +238,8 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-fn decision_fields(
+/// One audit record shape for a decision, whoever changed it (sensor or operator).
+pub(crate) fn decision_fields(
     action: &str,
     d: &Decision,
     dry_run: bool,
