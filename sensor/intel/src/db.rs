@@ -1,28 +1,25 @@
-//! The immutable indicator store and its builder.
+//! One feed's indicator table and its builder. A [`crate::IntelDb`] generation is a stack of
+//! these tables, shared between generations so that a reload rebuilds only what changed.
 
 /// aHash: randomly keyed per process like SipHash (feeds are third-party input, so keys must
 /// not be predictable), and several times faster on the short keys probed per lookup.
 type HashMap<K, V> = std::collections::HashMap<K, V, ahash::RandomState>;
-use std::fmt;
 use std::hash::Hash;
 use std::net::IpAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::load::{IntelError, LoadReport};
-use crate::parse::{
-    self, IpNet, LineError, Parsed, UrlParts, JA3_HEX_LEN, JA4_LEN, MAX_DOMAIN_LEN, SHA1_LEN,
-};
+use crate::parse::{self, IpNet, LineError, Parsed, UrlParts, JA3_HEX_LEN, JA4_LEN, SHA1_LEN};
 use crate::{
-    Indicator, IndicatorKind, IndicatorType, Provenance, ProvenanceMeta, MAX_INDICATORS,
+    Indicator, IndicatorKind, IndicatorType, IntelDb, Provenance, ProvenanceMeta, MAX_INDICATORS,
     MAX_PROVENANCE,
 };
 
 /// Longest file hash key (SHA-512 hex).
-const FILE_HASH_MAX: usize = 128;
+pub(crate) const FILE_HASH_MAX: usize = 128;
 
 /// Query buffer for domain lookups: the longest name (253) plus room for one trailing dot.
-const DOMAIN_BUF_LEN: usize = 256;
+pub(crate) const DOMAIN_BUF_LEN: usize = 256;
 
 /// Longest-prefix-match table: one hash table per prefix length, probed longest-first over the
 /// lengths that have entries, so a lookup costs at most (address width + 1) hash probes.
@@ -65,11 +62,13 @@ impl<K: Copy + Eq + Hash> Lpm<K> {
             .collect();
     }
 
-    fn lookup(&self, addr: K, mask: impl Fn(K, u8) -> K) -> Option<u32> {
+    /// `(prefix length, id)` of the longest prefix covering `addr`.
+    fn lookup(&self, addr: K, mask: impl Fn(K, u8) -> K) -> Option<(u16, u32)> {
         self.lens_desc.iter().find_map(|&len| {
             self.by_len
                 .get(usize::from(len))
                 .and_then(|t| t.get(&mask(addr, len)).copied())
+                .map(|id| (u16::from(len), id))
         })
     }
 }
@@ -81,8 +80,17 @@ struct UrlEntry {
     id: u32,
 }
 
-/// The finished, read-only indicator store. Cheap to share behind `Arc`; lookups never allocate.
-pub struct IntelDb {
+/// Bits of an indicator id that index its table; the bits above name the table's slot.
+pub(crate) const SLOT_SHIFT: u32 = 23;
+const LOCAL_MASK: u32 = (1 << SLOT_SHIFT) - 1;
+const _: () = assert!(MAX_INDICATORS == 1 << SLOT_SHIFT);
+/// Most tables (feeds or list files) one generation stacks: the slot bits left in a `u32` id.
+pub const MAX_LAYERS: usize = 1 << (32 - SLOT_SHIFT);
+
+/// One feed's read-only indicators. Lookups never allocate. Ids carry the table's slot in their
+/// top bits, so that a table kept across reloads keeps its ids.
+pub(crate) struct Table {
+    slot: u32,
     indicators: Vec<Indicator>,
     domains: HashMap<Box<[u8]>, u32>,
     v4: Lpm<u32>,
@@ -101,7 +109,7 @@ pub struct IntelDb {
     cidrs: usize,
     /// Listings beyond [`MAX_PROVENANCE`] that were only counted.
     provenance_dropped: usize,
-    feeds: Vec<crate::feeds::FeedInfo>,
+    pub(crate) feeds: Vec<crate::feeds::FeedInfo>,
 }
 
 /// Per-load context: who is listing, and the feed defaults that shape each [`Provenance`].
@@ -173,15 +181,28 @@ pub enum Added {
 }
 
 /// Accumulates indicators, then [`build`](IntelBuilder::build)s an [`IntelDb`].
-#[derive(Default)]
 pub struct IntelBuilder {
-    db: IntelDb,
+    db: Table,
     duplicates: usize,
+}
+
+impl Default for IntelBuilder {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl IntelBuilder {
     pub fn new() -> Self {
-        Self::default()
+        Self::for_slot(0)
+    }
+
+    /// A builder for the table in `slot` (< [`MAX_LAYERS`]) of a generation.
+    pub(crate) fn for_slot(slot: u32) -> Self {
+        Self {
+            db: Table::empty(slot),
+            duplicates: 0,
+        }
     }
 
     /// Parses one list line (comments and whitespace allowed) as `kind` and stores it.
@@ -244,7 +265,7 @@ impl IntelBuilder {
     /// Adds a listing to an existing indicator (merge), bounded by [`MAX_PROVENANCE`].
     fn merge(&mut self, first: u32, prov: Provenance) -> Added {
         self.duplicates = self.duplicates.saturating_add(1);
-        let Some(ind) = usize::try_from(first)
+        let Some(ind) = usize::try_from(first & LOCAL_MASK)
             .ok()
             .and_then(|i| self.db.indicators.get_mut(i))
         else {
@@ -273,7 +294,8 @@ impl IntelBuilder {
             }
             return Err(LineError::TooManyIndicators);
         }
-        let id = u32::try_from(len).map_err(|_| LineError::TooManyIndicators)?;
+        let id =
+            u32::try_from(len).map_err(|_| LineError::TooManyIndicators)? | (db.slot << SLOT_SHIFT);
         let ty = p.ty();
         let (value, host_bits, prev) = match p {
             Parsed::Domain(v) => {
@@ -411,8 +433,12 @@ impl IntelBuilder {
         self.db.get(id)
     }
 
-    /// Freezes the store.
-    pub fn build(mut self) -> IntelDb {
+    /// Freezes the store: a generation of this one table.
+    pub fn build(self) -> IntelDb {
+        IntelDb::from_table(self.build_table())
+    }
+
+    pub(crate) fn build_table(mut self) -> Table {
         self.db.v4.finish();
         self.db.v6.finish();
         for v in self.db.urls.values_mut() {
@@ -440,7 +466,7 @@ fn ascii_string(k: &[u8]) -> String {
 }
 
 /// Lowercases `s` into `out`; `None` when it does not fit.
-fn lower_into<'a>(s: &str, out: &'a mut [u8]) -> Option<&'a [u8]> {
+pub(crate) fn lower_into<'a>(s: &str, out: &'a mut [u8]) -> Option<&'a [u8]> {
     let b = s.as_bytes();
     let dst = out.get_mut(..b.len())?;
     for (d, &c) in dst.iter_mut().zip(b) {
@@ -449,26 +475,10 @@ fn lower_into<'a>(s: &str, out: &'a mut [u8]) -> Option<&'a [u8]> {
     Some(dst)
 }
 
-impl Default for IntelDb {
-    fn default() -> Self {
-        Self::empty()
-    }
-}
-
-impl fmt::Debug for IntelDb {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut d = f.debug_struct("IntelDb");
-        for t in IndicatorType::ALL {
-            d.field(t.as_str(), &self.count_type(t));
-        }
-        d.finish()
-    }
-}
-
-impl IntelDb {
-    /// A store with no indicators: every lookup misses.
-    pub fn empty() -> Self {
+impl Table {
+    pub(crate) fn empty(slot: u32) -> Self {
         Self {
+            slot,
             indicators: Vec::new(),
             domains: HashMap::default(),
             v4: Lpm::new(32),
@@ -488,183 +498,76 @@ impl IntelDb {
         }
     }
 
-    pub fn builder() -> IntelBuilder {
-        IntelBuilder::new()
+    pub(crate) fn slot(&self) -> u32 {
+        self.slot
     }
 
-    /// Loads list files and directories into a new store.
-    ///
-    /// A directory is read non-recursively, files sorted by name. The list type comes from the
-    /// file stem, which must start with `domains`, `ips`, `ja3` or `ja4` (ASCII case-insensitive),
-    /// e.g. `domains.txt`, `ips-tor.txt`. Inside a directory, a file of unknown type or one that
-    /// cannot be read is a warning and is skipped; a path named explicitly that is missing,
-    /// unreadable or of unknown type is an [`IntelError`]. Bad lines are warnings (`file:line:
-    /// reason`); duplicates are counted and the first occurrence kept.
-    pub fn load_paths(paths: &[PathBuf]) -> Result<(IntelDb, LoadReport), IntelError> {
-        let mut b = IntelBuilder::new();
-        let mut report = LoadReport::default();
-        for p in paths {
-            b.load_path(p, &mut report)?;
-        }
-        Ok((b.build(), report))
-    }
-
-    /// Longest-prefix match. An IPv4-mapped IPv6 address is looked up as IPv4 first, then in
-    /// the IPv6 table (which can only hold prefixes shorter than /96 covering it).
-    pub fn match_ip(&self, ip: IpAddr) -> Option<&Indicator> {
-        let id = match ip {
+    /// Longest-prefix match: `(rank, id)`, where a longer prefix ranks higher and an IPv4 hit
+    /// for an IPv4-mapped IPv6 address outranks an IPv6 one (it is looked up first).
+    pub(crate) fn lookup_ip(&self, ip: IpAddr) -> Option<(u16, u32)> {
+        match ip {
             IpAddr::V4(a) => self.v4.lookup(u32::from(a), parse::mask_u32),
             IpAddr::V6(a) => a
                 .to_ipv4_mapped()
                 .and_then(|v4| self.v4.lookup(u32::from(v4), parse::mask_u32))
+                .map(|(l, id)| (l + 256, id))
                 .or_else(|| self.v6.lookup(u128::from(a), parse::mask_u128)),
-        }?;
-        self.get(id)
+        }
     }
 
-    /// Exact or parent-domain match, ASCII case-insensitive, one trailing dot ignored; the most
-    /// specific entry wins. Names longer than 253 bytes never match.
-    pub fn match_domain(&self, name: &str) -> Option<&Indicator> {
+    /// `q`: a lowercased name without trailing dot. `(matched length, id)`: the most specific
+    /// entry of this table.
+    pub(crate) fn lookup_domain(&self, q: &[u8]) -> Option<(usize, u32)> {
         if self.domains.is_empty() {
             return None;
         }
-        let name = name.strip_suffix('.').unwrap_or(name);
-        if name.is_empty() || name.len() > MAX_DOMAIN_LEN {
-            return None;
-        }
-        let mut buf = [0u8; DOMAIN_BUF_LEN];
-        let q = lower_into(name, &mut buf)?;
         if let Some(&id) = self.domains.get(q) {
-            return self.get(id);
+            return Some((q.len(), id));
         }
         for (i, &c) in q.iter().enumerate() {
             if c == b'.' {
-                if let Some(&id) = q
-                    .get(i.saturating_add(1)..)
-                    .and_then(|s| self.domains.get(s))
-                {
-                    return self.get(id);
+                let rest = q.get(i.saturating_add(1)..)?;
+                if let Some(&id) = self.domains.get(rest) {
+                    return Some((rest.len(), id));
                 }
             }
         }
         None
     }
 
-    /// Exact JA3 (32 hex digits) match, ASCII case-insensitive.
-    pub fn match_ja3(&self, md5: &str) -> Option<&Indicator> {
-        let mut k = [0u8; JA3_HEX_LEN];
-        if md5.len() != JA3_HEX_LEN {
-            return None;
-        }
-        lower_into(md5, &mut k)?;
-        self.ja3.get(&k).and_then(|&id| self.get(id))
+    pub(crate) fn lookup_ja3(&self, k: &[u8; JA3_HEX_LEN]) -> Option<u32> {
+        self.ja3.get(k).copied()
     }
 
-    /// Exact JA4 match, ASCII case-insensitive.
-    pub fn match_ja4(&self, fp: &str) -> Option<&Indicator> {
-        let mut k = [0u8; JA4_LEN];
-        if fp.len() != JA4_LEN {
-            return None;
-        }
-        lower_into(fp, &mut k)?;
-        self.ja4.get(&k).and_then(|&id| self.get(id))
+    pub(crate) fn lookup_ja4(&self, k: &[u8; JA4_LEN]) -> Option<u32> {
+        self.ja4.get(k).copied()
     }
 
-    /// Total indicators.
-    pub fn len(&self) -> usize {
-        self.indicators.len()
+    pub(crate) fn lookup_hassh(&self, k: &[u8; JA3_HEX_LEN]) -> Option<u32> {
+        self.hassh.get(k).copied()
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.indicators.is_empty()
+    pub(crate) fn lookup_ip_port(&self, k: &(u128, u16)) -> Option<u32> {
+        self.ip_port.get(k).copied()
     }
 
-    /// Indicators of the type named by a legacy kind (`Ja3` counts JA3 only, not the other
-    /// fingerprint types that share its legacy class).
-    pub fn count(&self, kind: IndicatorKind) -> usize {
-        self.count_type(IndicatorType::from(kind))
+    pub(crate) fn lookup_cert_sha1(&self, k: &[u8; SHA1_LEN]) -> Option<u32> {
+        self.cert_sha1.get(k).copied()
     }
 
-    /// Indicators of one type (IP includes CIDRs; see [`cidr_count`](Self::cidr_count)).
-    pub fn count_type(&self, ty: IndicatorType) -> usize {
-        self.counts.get(ty.index()).copied().unwrap_or(0)
+    pub(crate) fn lookup_file_hash(&self, k: &[u8]) -> Option<u32> {
+        self.file_hash.get(k).copied()
     }
 
-    /// IP indicators that are prefixes shorter than the address width.
-    pub fn cidr_count(&self) -> usize {
-        self.cidrs
+    pub(crate) fn has_urls(&self) -> bool {
+        !self.urls.is_empty()
     }
 
-    /// Configured feeds loaded into this store, in load order.
-    pub fn feeds(&self) -> &[crate::feeds::FeedInfo] {
-        &self.feeds
-    }
-
-    /// A configured feed by name (its default tags, confidence, severity).
-    pub fn feed(&self, name: &str) -> Option<&crate::feeds::FeedInfo> {
-        self.feeds.iter().find(|f| &*f.name == name)
-    }
-
-    /// Listings not kept because an indicator already had [`MAX_PROVENANCE`].
-    pub fn provenance_dropped(&self) -> usize {
-        self.provenance_dropped
-    }
-
-    /// Exact `ip:port` match (IPv4-mapped IPv6 addresses match IPv4 entries).
-    pub fn match_ip_port(&self, ip: IpAddr, port: u16) -> Option<&Indicator> {
-        if self.ip_port.is_empty() {
-            return None;
-        }
-        let id = *self.ip_port.get(&(parse::ip_key(ip), port))?;
-        self.get(id)
-    }
-
-    /// Certificate SHA-1 match; accepts `aabb..` (40 hex digits) or `AA:BB:..` (as tapir logs
-    /// the leaf certificate fingerprint), any case, without allocating.
-    pub fn match_cert_sha1(&self, fp: &str) -> Option<&Indicator> {
-        if self.cert_sha1.is_empty() {
-            return None;
-        }
-        let k = parse::hex_sha1(fp.as_bytes())?;
-        self.cert_sha1.get(&k).and_then(|&id| self.get(id))
-    }
-
-    /// Exact HASSH (32 hex digits) match, ASCII case-insensitive.
-    pub fn match_hassh(&self, md5: &str) -> Option<&Indicator> {
-        let mut k = [0u8; JA3_HEX_LEN];
-        if md5.len() != JA3_HEX_LEN {
-            return None;
-        }
-        lower_into(md5, &mut k)?;
-        self.hassh.get(&k).and_then(|&id| self.get(id))
-    }
-
-    /// Exact file hash (MD5/SHA-1/SHA-256/SHA-512 hex) lookup, ASCII case-insensitive.
-    pub fn match_file_hash(&self, hex: &str) -> Option<&Indicator> {
-        let mut buf = [0u8; FILE_HASH_MAX];
-        let k = lower_into(hex, &mut buf)?;
-        self.file_hash.get(k).and_then(|&id| self.get(id))
-    }
-
-    /// URL match on an HTTP request, Suricata-like: the request's host (the `Host` header, any
-    /// `:port` and one trailing dot ignored, ASCII case-insensitive) must equal the URL's host
-    /// exactly (no subdomains), and the request target (an absolute-form target is reduced to
-    /// its path; a `#fragment` is ignored) must start with the URL's path when the URL has no
-    /// query, or equal path and query byte for byte when it has one. The URL's scheme and port
-    /// are not compared (the sensor sees cleartext HTTP on any port). The longest matching path
-    /// wins. No allocation.
-    pub fn match_url(&self, host: &str, target: &str) -> Option<&Indicator> {
-        if self.urls.is_empty() {
-            return None;
-        }
-        let h = strip_host_port(host);
-        let h = h.strip_suffix('.').unwrap_or(h);
-        let mut buf = [0u8; DOMAIN_BUF_LEN];
-        let key = lower_into(h, &mut buf)?;
-        let entries = self.urls.get(key)?;
-        let t = request_path(target);
-        let t = t.split('#').next().unwrap_or(t).as_bytes();
-        entries
+    /// `host`: lowercased; `t`: the request path without fragment. `(path length, id)` of the
+    /// longest matching URL of this table.
+    pub(crate) fn lookup_url(&self, host: &[u8], t: &[u8]) -> Option<(usize, u32)> {
+        self.urls
+            .get(host)?
             .iter()
             .find(|e| {
                 if e.exact {
@@ -673,45 +576,43 @@ impl IntelDb {
                     t.starts_with(&e.path)
                 }
             })
-            .and_then(|e| self.get(e.id))
+            .map(|e| (e.path.len(), e.id))
     }
 
-    /// The indicator with this normalised (or normalisable) value, e.g. to carry sightings over
-    /// to a reloaded store. Allocates; not for the packet path.
-    pub fn find(&self, ty: IndicatorType, value: &str) -> Option<&Indicator> {
-        let p = parse::parse_typed(ty, value).ok()?;
-        if p.ty() != ty {
+    pub(crate) fn len(&self) -> usize {
+        self.indicators.len()
+    }
+
+    pub(crate) fn count_type(&self, ty: IndicatorType) -> usize {
+        self.counts.get(ty.index()).copied().unwrap_or(0)
+    }
+
+    pub(crate) fn counts(&self) -> &[usize; 9] {
+        &self.counts
+    }
+
+    pub(crate) fn cidr_count(&self) -> usize {
+        self.cidrs
+    }
+
+    pub(crate) fn provenance_dropped(&self) -> usize {
+        self.provenance_dropped
+    }
+
+    /// The indicator with this id, when the id is of this table.
+    pub(crate) fn get(&self, id: u32) -> Option<&Indicator> {
+        if id >> SLOT_SHIFT != self.slot {
             return None;
         }
-        self.existing(&p).and_then(|id| self.get(id))
+        self.indicators.get(usize::try_from(id & LOCAL_MASK).ok()?)
     }
 
-    /// False once every listing of `ind` has expired at `now` (Unix seconds: packet time in
-    /// replay, wall time live). Lookups stay time-free; callers check this on a hit.
-    pub fn is_live(&self, ind: &Indicator, now: i64) -> bool {
-        !matches!(ind.expires, Some(e) if now >= e)
-    }
-
-    /// Indicators that are no longer live at `now`.
-    pub fn expired_count(&self, now: i64) -> usize {
-        self.indicators
-            .iter()
-            .filter(|i| !self.is_live(i, now))
-            .count()
-    }
-
-    /// The indicator with this dense id.
-    pub fn get(&self, id: u32) -> Option<&Indicator> {
-        self.indicators.get(usize::try_from(id).ok()?)
-    }
-
-    /// All indicators in id order.
-    pub fn iter(&self) -> std::slice::Iter<'_, Indicator> {
-        self.indicators.iter()
+    pub(crate) fn indicators(&self) -> &[Indicator] {
+        &self.indicators
     }
 
     /// Id of the entry equal to `p`, if any.
-    fn existing(&self, p: &Parsed) -> Option<u32> {
+    pub(crate) fn existing(&self, p: &Parsed) -> Option<u32> {
         match p {
             Parsed::Domain(v) => self.domains.get(v.as_bytes()).copied(),
             Parsed::Ip {
@@ -734,7 +635,7 @@ impl IntelDb {
 }
 
 /// `host`, `host:port`, `[v6]`, `[v6]:port` -> the host part; a bare IPv6 address is kept.
-fn strip_host_port(h: &str) -> &str {
+pub(crate) fn strip_host_port(h: &str) -> &str {
     if let Some(r) = h.strip_prefix('[') {
         return r.split(']').next().unwrap_or(r);
     }
@@ -745,7 +646,7 @@ fn strip_host_port(h: &str) -> &str {
 }
 
 /// The origin-form part of a request target (`http://h/p?q` -> `/p?q`).
-fn request_path(t: &str) -> &str {
+pub(crate) fn request_path(t: &str) -> &str {
     if t.starts_with('/') {
         return t;
     }

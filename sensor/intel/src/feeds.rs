@@ -220,15 +220,15 @@ fn check_len(s: u64, t: &str) -> Result<Duration, String> {
 /// provenance per listing. A feed that cannot be loaded at all is recorded in
 /// `report.failed_feeds` and the others still load.
 pub fn load_feeds(feeds: &[FeedConfig], cache_dir: &Path) -> (IntelDb, LoadReport) {
-    let mut b = IntelBuilder::new();
-    let mut report = LoadReport::default();
-    let now = crate::time::now_unix();
-    for f in feeds {
-        if let Err(e) = load_feed(&mut b, f, cache_dir, now, &mut report) {
-            report.failed_feeds.push((f.name.clone(), e.to_string()));
+    let mut loader = crate::reload::IntelLoader::from_feeds(feeds.to_vec(), cache_dir.into());
+    match loader.load() {
+        Ok(r) => r,
+        Err(e) => {
+            let mut report = LoadReport::default();
+            report.failed_feeds.push(("intel".into(), e.to_string()));
+            (IntelDb::empty(), report)
         }
     }
-    (b.build(), report)
 }
 
 /// Loads one configured feed into `b`, with `now` as the load time for `expire_after`.

@@ -56,6 +56,8 @@ mod formats;
 pub mod fuzzing;
 mod load;
 mod parse;
+mod reload;
+mod set;
 mod sightings;
 mod time;
 
@@ -63,13 +65,15 @@ use std::fmt;
 use std::sync::Arc;
 
 pub use check::{check_path, check_path_as, check_paths, FileCheck};
-pub use db::{Added, IntelBuilder, IntelDb};
+pub use db::{Added, IntelBuilder, MAX_LAYERS};
 pub use feeds::{load_feeds, parse_duration, FeedConfig, FeedInfo, FeedOptions};
 pub use fetch::{FetchOutcome, FetchState, Fetcher};
 pub use formats::csv::{Column, CsvKind, CsvMapping};
 pub use formats::{detect_format, FeedFormat};
 pub use load::{infer_kind, IntelError, KindCounts, LoadReport, LoadWarning, TypeCounts};
 pub use parse::LineError;
+pub use reload::{IntelLoader, ReloadStats};
+pub use set::IntelDb;
 pub use sightings::{write_atomic, FeedStats, Sightings, StatsReport, TopHit};
 pub use time::parse_timestamp;
 

@@ -104,7 +104,17 @@ impl TypeCounts {
     }
 
     pub(crate) fn bump(&mut self, ty: IndicatorType, cidr: bool) {
-        let c = match ty {
+        let c = self.slot(ty, cidr);
+        *c = c.saturating_add(1);
+    }
+
+    fn unbump(&mut self, ty: IndicatorType, cidr: bool) {
+        let c = self.slot(ty, cidr);
+        *c = c.saturating_sub(1);
+    }
+
+    fn slot(&mut self, ty: IndicatorType, cidr: bool) -> &mut usize {
+        match ty {
             IndicatorType::Ip if cidr => &mut self.cidr,
             IndicatorType::Ip => &mut self.ip,
             IndicatorType::Domain => &mut self.domain,
@@ -115,8 +125,7 @@ impl TypeCounts {
             IndicatorType::FileHash => &mut self.hash,
             IndicatorType::IpPort => &mut self.ip_port,
             IndicatorType::Hassh => &mut self.hassh,
-        };
-        *c = c.saturating_add(1);
+        }
     }
 
     pub fn total(&self) -> usize {
@@ -156,13 +165,17 @@ impl KindCounts {
         }
     }
 
-    fn bump(&mut self, kind: IndicatorKind) {
-        let c = match kind {
+    fn slot(&mut self, kind: IndicatorKind) -> &mut usize {
+        match kind {
             IndicatorKind::Domain => &mut self.domain,
             IndicatorKind::Ip => &mut self.ip,
             IndicatorKind::Ja3 => &mut self.ja3,
             IndicatorKind::Ja4 => &mut self.ja4,
-        };
+        }
+    }
+
+    fn bump(&mut self, kind: IndicatorKind) {
+        let c = self.slot(kind);
         *c = c.saturating_add(1);
     }
 
@@ -239,16 +252,33 @@ impl LoadReport {
         bump_map(&mut self.skipped_by_type, source_type);
     }
 
-    /// Adds the per-file counts of `other` (used when a feed loads several files).
+    /// Counts a new indicator.
     pub(crate) fn note_new(&mut self, ty: IndicatorType, cidr: bool) {
         self.by_type.bump(ty, cidr);
-        match ty {
-            IndicatorType::Ip => self.loaded.bump(IndicatorKind::Ip),
-            IndicatorType::Domain => self.loaded.bump(IndicatorKind::Domain),
-            IndicatorType::Ja3 => self.loaded.bump(IndicatorKind::Ja3),
-            IndicatorType::Ja4 => self.loaded.bump(IndicatorKind::Ja4),
-            _ => {}
+        if let Some(k) = legacy(ty) {
+            self.loaded.bump(k);
         }
+    }
+
+    /// A value counted as new in its feed's table turned out to be listed by an earlier feed
+    /// too: one indicator, the listing merged.
+    pub(crate) fn note_merged(&mut self, ty: IndicatorType, cidr: bool) {
+        self.by_type.unbump(ty, cidr);
+        if let Some(k) = legacy(ty) {
+            let c = self.loaded.slot(k);
+            *c = c.saturating_sub(1);
+        }
+        self.duplicates = self.duplicates.saturating_add(1);
+    }
+}
+
+fn legacy(ty: IndicatorType) -> Option<IndicatorKind> {
+    match ty {
+        IndicatorType::Ip => Some(IndicatorKind::Ip),
+        IndicatorType::Domain => Some(IndicatorKind::Domain),
+        IndicatorType::Ja3 => Some(IndicatorKind::Ja3),
+        IndicatorType::Ja4 => Some(IndicatorKind::Ja4),
+        _ => None,
     }
 }
 
@@ -423,14 +453,33 @@ pub(crate) fn load_path(
     path: &Path,
     report: &mut LoadReport,
 ) -> Result<(), IntelError> {
+    for f in list_files(path, report)? {
+        load_list_file(b, &f, report)?;
+    }
+    Ok(())
+}
+
+/// A list file to load: named explicitly (its errors stop the load) or found in a directory
+/// (its errors are warnings and it is skipped).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ListFile {
+    pub path: PathBuf,
+    pub explicit: bool,
+}
+
+/// The list files behind one `--intel` path: the path itself (a file, or a MISP feed directory
+/// with its `manifest.json`), or the regular files of a directory in name order, at most
+/// [`MAX_DIR_ENTRIES`]. Entries that are not regular files are warnings.
+pub(crate) fn list_files(
+    path: &Path,
+    report: &mut LoadReport,
+) -> Result<Vec<ListFile>, IntelError> {
     let meta = fs::metadata(path).map_err(|e| io_err(path, e))?;
     if !meta.is_dir() || path.join("manifest.json").is_file() {
-        let format = implicit_format(path).ok_or_else(|| IntelError::UnknownType {
+        return Ok(vec![ListFile {
             path: path.to_path_buf(),
-        })?;
-        let source: Arc<str> = path.display().to_string().into();
-        let ctx = Ctx::plain(&source);
-        return formats::load_file(b, path, format, &ctx, None, report).map(|_| ());
+            explicit: true,
+        }]);
     }
     let dir_src: Arc<str> = path.display().to_string().into();
     let mut entries = Vec::new();
@@ -447,37 +496,53 @@ pub(crate) fn load_path(
         entries.push(e.path());
     }
     entries.sort_by(|a, b| a.file_name().cmp(&b.file_name()));
+    let mut out = Vec::new();
     for p in entries {
         let source: Arc<str> = p.display().to_string().into();
         // metadata (not symlink_metadata) so that a symlinked list file loads like a file.
         match fs::metadata(&p) {
-            Ok(m) if m.is_file() => {}
-            Ok(_) => {
-                report.warn(&source, None, "not a regular file; skipped".into());
-                continue;
-            }
-            Err(e) => {
-                report.warn(&source, None, format!("{e}; skipped"));
-                continue;
-            }
-        }
-        let Some(format) = implicit_format(&p) else {
-            report.warn(
-                &source,
-                None,
-                "cannot infer the list type from the file name (stem must start with domains, ips, ja3 or ja4) or the content; skipped"
-                    .into(),
-            );
-            continue;
-        };
-        let ctx = Ctx::plain(&source);
-        match formats::load_file(b, &p, format, &ctx, None, report) {
-            Ok(_) => {}
-            Err(e @ IntelError::TooManyIndicators { .. }) => return Err(e),
+            Ok(m) if m.is_file() => out.push(ListFile {
+                path: p,
+                explicit: false,
+            }),
+            Ok(_) => report.warn(&source, None, "not a regular file; skipped".into()),
             Err(e) => report.warn(&source, None, format!("{e}; skipped")),
         }
     }
-    Ok(())
+    Ok(out)
+}
+
+/// Loads one list file in its implicit format (see [`list_files`] for which errors stop).
+pub(crate) fn load_list_file(
+    b: &mut IntelBuilder,
+    f: &ListFile,
+    report: &mut LoadReport,
+) -> Result<(), IntelError> {
+    let source: Arc<str> = f.path.display().to_string().into();
+    let Some(format) = implicit_format(&f.path) else {
+        if f.explicit {
+            return Err(IntelError::UnknownType {
+                path: f.path.clone(),
+            });
+        }
+        report.warn(
+            &source,
+            None,
+            "cannot infer the list type from the file name (stem must start with domains, ips, ja3 or ja4) or the content; skipped"
+                .into(),
+        );
+        return Ok(());
+    };
+    let ctx = Ctx::plain(&source);
+    match formats::load_file(b, &f.path, format, &ctx, None, report) {
+        Ok(_) => Ok(()),
+        Err(e) if f.explicit => Err(e),
+        Err(e @ IntelError::TooManyIndicators { .. }) => Err(e),
+        Err(e) => {
+            report.warn(&source, None, format!("{e}; skipped"));
+            Ok(())
+        }
+    }
 }
 
 pub(crate) enum ReadError {

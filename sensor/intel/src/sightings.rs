@@ -24,6 +24,8 @@ use crate::{Indicator, IndicatorType, IntelDb};
 
 /// Hit counters for one store generation.
 pub struct Sightings {
+    /// Slot -> offset of its table's first indicator in the arrays below.
+    offsets: Vec<Option<usize>>,
     hits: Vec<AtomicU64>,
     first: Vec<AtomicI64>,
     last: Vec<AtomicI64>,
@@ -40,8 +42,23 @@ impl std::fmt::Debug for Sightings {
 impl Sightings {
     /// Counters for every indicator of `db`.
     pub fn new(db: &IntelDb) -> Self {
-        let n = db.len();
+        let mut offsets: Vec<Option<usize>> = Vec::new();
+        let mut n = 0usize;
+        for (slot, len) in db.slot_lens() {
+            let s = usize::try_from(slot).unwrap_or(usize::MAX);
+            if s >= crate::MAX_LAYERS {
+                continue;
+            }
+            if offsets.len() <= s {
+                offsets.resize(s + 1, None);
+            }
+            if let Some(o) = offsets.get_mut(s) {
+                *o = Some(n);
+            }
+            n = n.saturating_add(len);
+        }
         Self {
+            offsets,
             hits: (0..n).map(|_| AtomicU64::new(0)).collect(),
             first: (0..n).map(|_| AtomicI64::new(i64::MAX)).collect(),
             last: (0..n).map(|_| AtomicI64::new(i64::MIN)).collect(),
@@ -54,8 +71,29 @@ impl Sightings {
         self.record_n(id, 1, ts, ts);
     }
 
+    /// Index of `id` in the counter arrays.
+    fn index(&self, id: u32) -> Option<usize> {
+        let slot = usize::try_from(id >> crate::db::SLOT_SHIFT).ok()?;
+        let base = (*self.offsets.get(slot)?)?;
+        let local = usize::try_from(id & ((1 << crate::db::SLOT_SHIFT) - 1)).ok()?;
+        base.checked_add(local)
+    }
+
+    /// The id at counter index `i`.
+    fn id_at(&self, i: usize) -> Option<u32> {
+        let (slot, base) = self
+            .offsets
+            .iter()
+            .enumerate()
+            .filter_map(|(s, o)| o.map(|b| (s, b)))
+            .filter(|&(_, b)| b <= i)
+            .max_by_key(|&(_, b)| b)?;
+        let local = u32::try_from(i - base).ok()?;
+        Some((u32::try_from(slot).ok()? << crate::db::SLOT_SHIFT) | local)
+    }
+
     fn record_n(&self, id: u32, n: u64, first: i64, last: i64) {
-        let Ok(i) = usize::try_from(id) else { return };
+        let Some(i) = self.index(id) else { return };
         let (Some(h), Some(f), Some(l)) = (self.hits.get(i), self.first.get(i), self.last.get(i))
         else {
             return;
@@ -66,15 +104,14 @@ impl Sightings {
     }
 
     pub fn hits(&self, id: u32) -> u64 {
-        usize::try_from(id)
-            .ok()
+        self.index(id)
             .and_then(|i| self.hits.get(i))
             .map_or(0, |h| h.load(Ordering::Relaxed))
     }
 
     /// (first, last) seen, when the indicator was hit.
     pub fn seen(&self, id: u32) -> Option<(i64, i64)> {
-        let i = usize::try_from(id).ok()?;
+        let i = self.index(id)?;
         if self.hits.get(i)?.load(Ordering::Relaxed) == 0 {
             return None;
         }
@@ -105,7 +142,7 @@ impl Sightings {
             .enumerate()
             .filter_map(|(i, h)| {
                 let n = h.load(Ordering::Relaxed);
-                (n > 0).then(|| u32::try_from(i).ok().map(|id| (id, n)))?
+                (n > 0).then(|| self.id_at(i).map(|id| (id, n)))?
             })
             .collect();
         v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
