@@ -13,6 +13,9 @@
 //! * [`behaviour`]: one small capture per behaviour (beacons, DNS tunnel, DGA, scans, exfil,
 //!   long connection, protocol on an odd port, TLS oddities) and its benign look-alikes, each
 //!   with a truth file naming the detector that must fire or stay quiet.
+//! * [`write_flood`]: floods and pathological traffic (fragments that never complete, TCP
+//!   rewrites, DNS pointer loops, huge ClientHellos, deep names against a 100 000-entry list),
+//!   each ending with a marker lookup and an intel directory that lists it ([`floods`]).
 //!
 //! Limits: frames never exceed [`wire::MAX_FRAME`]; bench memory is bounded by
 //! [`bench::MAX_FLOWS`] flow slots, fixed templates and [`bench::MAX_PLANT`] plants,
@@ -24,6 +27,7 @@ pub mod behaviour;
 pub mod bench;
 pub mod demo;
 pub mod dns;
+pub mod floods;
 pub mod intel;
 pub mod pcap;
 pub mod profiles;
@@ -36,6 +40,7 @@ use std::io::{self, BufWriter};
 use std::path::{Path, PathBuf};
 
 pub use bench::{BenchConfig, BenchSummary};
+pub use floods::{write_flood, FloodConfig, FloodKind, FloodSummary};
 
 /// 2026-01-15T09:00:00Z in microseconds since the Unix epoch (1768467600 s).
 pub const START_US: u64 = 1_768_467_600 * 1_000_000;

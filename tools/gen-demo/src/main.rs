@@ -7,6 +7,7 @@
 //! tapir-gen-demo intel --out DIR [--domains N] [--ips N] [--ja3 N] [--ja4 N]
 //!                      [--patterns N] [--regexes N] [--seed S] [--truth FILE]
 //! tapir-gen-demo behaviour --out DIR [--scenario NAME]
+//! tapir-gen-demo floods --kind KIND --out PATH [--scale N] [--seed S]
 //! ```
 //!
 //! Numbers take K/M/G/T (powers of 1000) or KiB/MiB/GiB/TiB (powers of 1024) suffixes.
@@ -16,8 +17,12 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use tapir_gen_demo::bench::{MAX_FLOWS, MAX_MEAN_FRAME, MAX_PLANT, MIN_MEAN_FRAME};
+use tapir_gen_demo::floods::{self, MAX_SCALE};
 use tapir_gen_demo::intel::{self, IntelConfig};
-use tapir_gen_demo::{truth, truth_path, write_bench, write_demo, BenchConfig, DEMO_CONTENTS};
+use tapir_gen_demo::{
+    truth, truth_path, write_bench, write_demo, write_flood, BenchConfig, FloodConfig, FloodKind,
+    DEMO_CONTENTS,
+};
 
 const USAGE: &str = "usage:
   tapir-gen-demo demo  --out PATH
@@ -30,6 +35,9 @@ const USAGE: &str = "usage:
       defaults: 100K domains, 1M IPs/CIDRs, 10K JA3, 10K JA4; no patterns/regexes
   tapir-gen-demo behaviour --out DIR [--scenario NAME]
       writes DIR/NAME.pcap and DIR/NAME.pcap.truth.json for every behaviour scenario (or one)
+  tapir-gen-demo floods --kind KIND --out PATH [--scale N] [--seed S]
+      KIND: frag, tcp-overlap, dns, tls, deep-names; writes PATH and the intel directory
+      PATH.intel/ (the marker domain looked up after the flood, and the kind's lists)
 numbers take K/M/G/T (x1000) or KiB/MiB/GiB/TiB (x1024) suffixes, e.g. --size 1GiB";
 
 enum Cmd {
@@ -37,6 +45,7 @@ enum Cmd {
     Bench(PathBuf, BenchConfig),
     Intel(PathBuf, IntelConfig, Option<PathBuf>),
     Behaviour(PathBuf, Option<String>),
+    Floods(PathBuf, Option<FloodConfig>),
 }
 
 /// A count or size: digits, then an optional K/M/G/T or KiB/MiB/GiB/TiB suffix (any case).
@@ -68,6 +77,8 @@ fn parse(args: &[String]) -> Result<Cmd, String> {
     let mut icfg = IntelConfig::default();
     let mut truth_file = None;
     let mut scenario = None;
+    let mut flood: Option<FloodConfig> = None;
+    let (mut flood_scale, mut flood_seed) = (1u32, 1u64);
     let (mut packets, mut size) = (None, None);
     let mut it = rest.iter();
     while let Some(flag) = it.next() {
@@ -125,6 +136,22 @@ fn parse(args: &[String]) -> Result<Cmd, String> {
                 }
                 scenario = Some(name.clone());
             }
+            ("floods", "--kind") => {
+                let name = value()?;
+                let kind = FloodKind::from_name(name).ok_or_else(|| {
+                    let names: Vec<&str> = FloodKind::ALL.iter().map(|k| k.name()).collect();
+                    format!("unknown kind {name} ({})", names.join(", "))
+                })?;
+                flood = Some(FloodConfig::new(kind));
+            }
+            ("floods", "--scale") => {
+                let v = num(value()?)?;
+                if v == 0 || v > u64::from(MAX_SCALE) {
+                    return Err(format!("--scale must be 1..={MAX_SCALE}"));
+                }
+                flood_scale = v as u32;
+            }
+            ("floods", "--seed") => flood_seed = num(value()?)?,
             _ => return Err(format!("unknown argument {flag}")),
         }
     }
@@ -141,6 +168,14 @@ fn parse(args: &[String]) -> Result<Cmd, String> {
         }
         "intel" => Ok(Cmd::Intel(out, icfg, truth_file)),
         "behaviour" => Ok(Cmd::Behaviour(out, scenario)),
+        "floods" => Ok(Cmd::Floods(
+            out,
+            flood.map(|f| FloodConfig {
+                scale: flood_scale,
+                seed: flood_seed,
+                ..f
+            }),
+        )),
         other => Err(format!("unknown subcommand {other}")),
     }
 }
@@ -204,6 +239,22 @@ fn run(cmd: Cmd) -> Result<(), String> {
                     t.silent
                 );
             }
+        }
+        Cmd::Floods(path, cfg) => {
+            let cfg = cfg.ok_or("floods needs --kind")?;
+            let s = write_flood(&path, &cfg).map_err(|e| format!("{}: {e}", path.display()))?;
+            eprintln!(
+                "wrote {}: {} flood, {} packets, {} bytes, marker lookup of {} at frame {}; \
+                 intel in {}; generated in {:.2} s",
+                path.display(),
+                cfg.kind.name(),
+                s.packets,
+                s.bytes,
+                floods::MARKER_DOMAIN,
+                s.marker_frame,
+                floods::intel_dir(&path).display(),
+                t0.elapsed().as_secs_f64()
+            );
         }
         Cmd::Intel(dir, cfg, truth_file) => {
             let planted = match &truth_file {
