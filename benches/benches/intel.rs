@@ -31,8 +31,7 @@ fn rss_kib() -> u64 {
         .unwrap_or(0)
 }
 
-fn build() -> IntelDb {
-    let src: Arc<str> = Arc::from("bench");
+fn lines() -> Vec<(IndicatorKind, String)> {
     let mut seed = 42u64;
     // Text first, so that the timing covers parsing and building, not generation.
     let mut lines: Vec<(IndicatorKind, String)> = Vec::with_capacity(2_020_000);
@@ -76,6 +75,11 @@ fn build() -> IntelDb {
             ),
         ));
     }
+    lines
+}
+
+fn build(lines: &[(IndicatorKind, String)]) -> IntelDb {
+    let src: Arc<str> = Arc::from("bench");
     let before = rss_kib();
     let t = Instant::now();
     let mut b = IntelDb::builder();
@@ -84,7 +88,6 @@ fn build() -> IntelDb {
     }
     let db = b.build();
     let secs = t.elapsed().as_secs_f64();
-    drop(lines);
     let after = rss_kib();
     eprintln!(
         "intel build: {} indicators in {secs:.2} s; resident +{} MiB, {} bytes per indicator",
@@ -95,8 +98,39 @@ fn build() -> IntelDb {
     db
 }
 
+/// The domains and IPs of `lines` as eight list files, one table each.
+fn build_8_tables(lines: &[(IndicatorKind, String)]) -> IntelDb {
+    let dir = std::env::temp_dir().join(format!("tapir-bench-tables-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let mut files: Vec<String> = vec![String::new(); 8];
+    for (i, (k, v)) in lines.iter().enumerate() {
+        let f = match k {
+            IndicatorKind::Domain => i % 4,
+            IndicatorKind::Ip => 4 + i % 4,
+            _ => continue,
+        };
+        if let Some(t) = files.get_mut(f) {
+            t.push_str(v);
+            t.push('\n');
+        }
+    }
+    for (i, text) in files.iter().enumerate() {
+        let name = if i < 4 {
+            format!("domains-{i}.txt")
+        } else {
+            format!("ips-{i}.txt")
+        };
+        std::fs::write(dir.join(name), text).expect("write list");
+    }
+    let (db, _) = IntelDb::load_paths(std::slice::from_ref(&dir)).expect("load 8 lists");
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(db.table_count(), 8);
+    db
+}
+
 fn intel(c: &mut Criterion) {
-    let db = build();
+    let lines = lines();
+    let db = build(&lines);
     let ja3 = db
         .iter()
         .find(|i| i.kind == IndicatorKind::Ja3)
@@ -140,6 +174,25 @@ fn intel(c: &mut Criterion) {
     });
     g.bench_function("ja4_hit", |b| {
         b.iter(|| black_box(db.match_ja4(black_box(&ja4))))
+    });
+    g.finish();
+
+    let db8 = build_8_tables(&lines);
+    drop(lines);
+    let mut g = c.benchmark_group("intel_8_tables");
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("domain_miss_4_labels", |b| {
+        b.iter(|| black_box(db8.match_domain(black_box("Www.Some-Host.Example.ORG."))))
+    });
+    g.bench_function("domain_hit_parent", |b| {
+        b.iter(|| black_box(db8.match_domain(black_box(&parent))))
+    });
+    g.bench_function("ip_v4_random", |b| {
+        let mut s = 7u64;
+        b.iter(|| black_box(db8.match_ip(IpAddr::V4(Ipv4Addr::from(splitmix(&mut s) as u32)))))
+    });
+    g.bench_function("ja3_miss", |b| {
+        b.iter(|| black_box(db8.match_ja3(black_box("0123456789abcdef0123456789abcdef"))))
     });
     g.finish();
 }

@@ -41,12 +41,12 @@ pub(crate) fn handle_msg(
                 match msg {
                     TlsMessage::ClientHello(ch) => {
                         if s.info.client_hello.is_none() {
-                            s.info.client_hello = Some(ch.clone());
+                            s.info.client_hello = Some(ch.summary());
                         }
                     }
                     TlsMessage::ServerHello(sh) => {
                         if s.info.server_hello.is_none() {
-                            s.info.server_hello = Some(sh.clone());
+                            s.info.server_hello = Some(sh.summary());
                         }
                     }
                     TlsMessage::Certificate(c) => {

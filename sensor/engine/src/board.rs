@@ -277,10 +277,7 @@ impl WorkerMeter {
             let mut s = lock(&self.slot);
             s.stats.clone_from(&engine.sink.stats);
             let st = &mut s.stats;
-            st.defrag_reassembled = d.reassembled;
-            st.defrag_timeouts = d.timeouts;
-            st.defrag_dropped_memcap = d.dropped_memcap;
-            st.defrag_bad_fragments = d.bad_fragments;
+            st.set_defrag(&d);
             if let Some(p) = scan {
                 st.pattern_bytes_scanned = p.bytes_scanned;
                 st.pattern_streams_past_depth = p.streams_past_depth;

@@ -222,10 +222,7 @@ impl Engine {
         self.defrag.expire(end_us);
         let d = self.defrag.stats();
         let st = &mut self.sink.stats;
-        st.defrag_reassembled = d.reassembled;
-        st.defrag_timeouts = d.timeouts;
-        st.defrag_dropped_memcap = d.dropped_memcap;
-        st.defrag_bad_fragments = d.bad_fragments;
+        st.set_defrag(&d);
         if let Some(sc) = &self.scanner {
             let p = sc.stats();
             st.pattern_bytes_scanned = p.bytes_scanned;

@@ -49,6 +49,8 @@ pub(crate) fn end_flow(
             let st = s.stats();
             sink.stats.tcp_retransmitted_bytes += st.retransmitted_bytes;
             sink.stats.tcp_ooo_dropped += st.ooo_dropped_segments;
+            sink.stats.tcp_overlap_bytes += st.overlap_bytes;
+            sink.stats.tcp_out_of_window += st.out_of_window_segments;
             if st.depth_reached {
                 sink.stats.tcp_depth_reached += 1;
             }

@@ -44,12 +44,20 @@ pub struct Stats {
     pub tcp_gaps: u64,
     pub tcp_retransmitted_bytes: u64,
     pub tcp_ooo_dropped: u64,
+    /// Received bytes already held in the out-of-order buffer (dropped: the first copy wins).
+    pub tcp_overlap_bytes: u64,
+    /// Segments dropped as out of window or too long.
+    pub tcp_out_of_window: u64,
     pub tcp_depth_reached: u64,
     pub defrag_reassembled: u64,
     pub defrag_timeouts: u64,
     /// Fragments dropped at the defragmentation memory bounds.
     pub defrag_dropped_memcap: u64,
     pub defrag_bad_fragments: u64,
+    /// Fragments overlapping data already held (the held data wins; an evasion sign).
+    pub defrag_overlaps: u64,
+    /// Fragments whose data ran past the datagram's known end and was cut off.
+    pub defrag_trimmed: u64,
     pub pattern_bytes_scanned: u64,
     /// Stream directions that reached the pattern stream depth (scanning stopped there).
     pub pattern_streams_past_depth: u64,
@@ -65,6 +73,16 @@ pub struct Stats {
 }
 
 impl Stats {
+    /// Takes the defragmenter's running totals (they are kept there, not added per packet).
+    pub fn set_defrag(&mut self, d: &tapir_wire::defrag::DefragStats) {
+        self.defrag_reassembled = d.reassembled;
+        self.defrag_timeouts = d.timeouts;
+        self.defrag_dropped_memcap = d.dropped_memcap;
+        self.defrag_bad_fragments = d.bad_fragments;
+        self.defrag_overlaps = d.overlaps;
+        self.defrag_trimmed = d.trimmed;
+    }
+
     pub fn decode_error(&mut self, reason: &'static str) {
         *self.decode_errors.entry(reason).or_insert(0) += 1;
     }
@@ -122,11 +140,15 @@ impl Stats {
         self.tcp_gaps += o.tcp_gaps;
         self.tcp_retransmitted_bytes += o.tcp_retransmitted_bytes;
         self.tcp_ooo_dropped += o.tcp_ooo_dropped;
+        self.tcp_overlap_bytes += o.tcp_overlap_bytes;
+        self.tcp_out_of_window += o.tcp_out_of_window;
         self.tcp_depth_reached += o.tcp_depth_reached;
         self.defrag_reassembled += o.defrag_reassembled;
         self.defrag_timeouts += o.defrag_timeouts;
         self.defrag_dropped_memcap += o.defrag_dropped_memcap;
         self.defrag_bad_fragments += o.defrag_bad_fragments;
+        self.defrag_overlaps += o.defrag_overlaps;
+        self.defrag_trimmed += o.defrag_trimmed;
         self.pattern_bytes_scanned += o.pattern_bytes_scanned;
         self.pattern_streams_past_depth += o.pattern_streams_past_depth;
         self.pattern_bytes_past_depth += o.pattern_bytes_past_depth;
@@ -154,11 +176,15 @@ impl Stats {
                 self.tcp_retransmitted_bytes,
             ),
             ("tcp_ooo_dropped".into(), self.tcp_ooo_dropped),
+            ("tcp_overlap_bytes".into(), self.tcp_overlap_bytes),
+            ("tcp_out_of_window".into(), self.tcp_out_of_window),
             ("tcp_depth_reached".into(), self.tcp_depth_reached),
             ("defrag_reassembled".into(), self.defrag_reassembled),
             ("defrag_timeouts".into(), self.defrag_timeouts),
             ("defrag_dropped_memcap".into(), self.defrag_dropped_memcap),
             ("defrag_bad_fragments".into(), self.defrag_bad_fragments),
+            ("defrag_overlaps".into(), self.defrag_overlaps),
+            ("defrag_trimmed".into(), self.defrag_trimmed),
             ("pattern_bytes_scanned".into(), self.pattern_bytes_scanned),
             (
                 "pattern_streams_past_depth".into(),

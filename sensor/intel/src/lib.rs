@@ -29,9 +29,14 @@
 //! **Merge and provenance**: one value is one indicator however many feeds list it; each listing
 //! adds a [`Provenance`] (at most [`MAX_PROVENANCE`] per indicator; the rest are counted).
 //!
-//! **Store**: [`IntelDb`] is built once by an [`IntelBuilder`], is immutable afterwards and is
-//! meant to be shared read-only by worker threads behind an `Arc`. Every `match_*` lookup is
-//! allocation-free and time-free; the engine checks [`IntelDb::is_live`] on a hit only.
+//! **Store**: an [`IntelDb`] generation stacks one immutable table per feed (or per list file),
+//! each built by an [`IntelBuilder`]; it is meant to be shared read-only by worker threads behind
+//! an `Arc`. [`IntelLoader`] builds generations and keeps each source's table for as long as its
+//! files are unchanged, so a hot reload re-parses, and holds a second copy of, only the feeds
+//! that changed. A value listed by several feeds is one indicator whose record carries every
+//! listing. Every `match_*` lookup is allocation-free and time-free and takes the best hit over
+//! the tables (one probe per table holding that type); the engine checks [`IntelDb::is_live`] on
+//! a hit only.
 //! - IPs: longest-prefix match over per-prefix-length hash tables probed longest-first over the
 //!   lengths actually present (at most 33 probes for IPv4, 129 for IPv6). IPv4-mapped IPv6
 //!   addresses (`::ffff:a.b.c.d`, RFC 4291 §2.5.5.2) also match IPv4 entries.
@@ -77,7 +82,10 @@ pub use set::IntelDb;
 pub use sightings::{write_atomic, FeedStats, Sightings, StatsReport, TopHit};
 pub use time::parse_timestamp;
 
-/// Most indicators one store holds (ids are dense `u32`s); bounds memory at roughly 1 GiB.
+/// Most indicators one table holds, and one generation over all its tables (ids are `u32`s:
+/// this many per table, [`MAX_LAYERS`] tables). An indicator takes about 250-300 bytes for
+/// typical values (benches/README.md) and more for long ones (~1.2 KB for a 253-byte name), so
+/// this bounds the store at 2-10 GiB; the feeds configured decide how much of it is used.
 pub const MAX_INDICATORS: usize = 8 * 1024 * 1024;
 /// Longest accepted list line in bytes (after which the line is skipped with a warning).
 pub const MAX_LINE_BYTES: usize = 4096;

@@ -138,7 +138,51 @@ pub struct ClientHello {
     pub ja4_r: String,
 }
 
+/// The first `max` bytes of `s` (fewer to end on a character boundary).
+fn cut(s: &str, max: usize) -> String {
+    let mut end = s.len().min(max);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s.get(..end).unwrap_or_default().to_string()
+}
+
+/// Longest JA3 string [`ClientHello::summary`] keeps (real ones are 50-400 bytes; the hash is
+/// always over the whole string).
+pub const MAX_KEPT_JA3_STRING: usize = 2048;
+/// Most ALPN names and longest SNI [`ClientHello::summary`] keeps.
+pub const MAX_KEPT_ALPNS: usize = 16;
+pub const MAX_KEPT_NAME: usize = 255;
+
 impl ClientHello {
+    /// What a flow keeps until its `tls` event: the fingerprints, the versions and bounded
+    /// names, not the lists the fingerprints were computed from. A 64 KiB hello with tens of
+    /// thousands of ciphers or extensions expands to ~250 KiB of lists and fingerprint strings;
+    /// the summary stays under ~6 KiB whatever the hello, so that the flow table's memory bound
+    /// holds. The JA3 string is cut at [`MAX_KEPT_JA3_STRING`] bytes (its hash is not).
+    pub fn summary(&self) -> ClientHello {
+        ClientHello {
+            legacy_version: self.legacy_version,
+            supported_versions: self.supported_versions.clone(),
+            sni: self.sni.as_deref().map(|n| cut(n, MAX_KEPT_NAME)),
+            alpns: self
+                .alpns
+                .iter()
+                .take(MAX_KEPT_ALPNS)
+                .map(|a| cut(a, MAX_KEPT_NAME))
+                .collect(),
+            ciphers: Vec::new(),
+            extensions: Vec::new(),
+            sig_algs: Vec::new(),
+            groups: Vec::new(),
+            ec_point_formats: Vec::new(),
+            ja3_string: cut(&self.ja3_string, MAX_KEPT_JA3_STRING),
+            ja3_hash: self.ja3_hash.clone(),
+            ja4: self.ja4.clone(),
+            ja4_r: String::new(),
+        }
+    }
+
     /// Highest non-GREASE supported_versions entry, else `legacy_version`.
     pub fn version(&self) -> u16 {
         highest_version(&self.supported_versions).unwrap_or(self.legacy_version)
@@ -162,6 +206,21 @@ pub struct ServerHello {
 }
 
 impl ServerHello {
+    /// What a flow keeps until its `tls` event (see [`ClientHello::summary`]): no extension
+    /// list, the JA3S string cut at [`MAX_KEPT_JA3_STRING`] bytes, the ALPN at
+    /// [`MAX_KEPT_NAME`].
+    pub fn summary(&self) -> ServerHello {
+        ServerHello {
+            legacy_version: self.legacy_version,
+            selected_version: self.selected_version,
+            cipher: self.cipher,
+            extensions: Vec::new(),
+            alpn: self.alpn.as_deref().map(|a| cut(a, MAX_KEPT_NAME)),
+            ja3s_string: cut(&self.ja3s_string, MAX_KEPT_JA3_STRING),
+            ja3s_hash: self.ja3s_hash.clone(),
+        }
+    }
+
     /// `selected_version` if present, else `legacy_version`.
     pub fn version(&self) -> u16 {
         self.selected_version.unwrap_or(self.legacy_version)

@@ -501,3 +501,26 @@ fn real_captures_chunking_and_truncation() {
         "expected ClientHellos in the sample captures, got {hellos}"
     );
 }
+
+/// A hello of 30 000 ciphers expands to a JA3 string of ~170 KB; what a flow keeps of it is
+/// bounded, and keeps the fingerprints whole.
+#[test]
+fn the_kept_summary_of_a_huge_hello_is_bounded() {
+    let ciphers: Vec<u16> = (0..30_000u16).map(|c| c % 0xfa00 + 1).collect();
+    let body = client_hello_body(
+        0x0303,
+        &ciphers,
+        &[sni_ext("huge.example"), alpn_ext(&[b"h2", b"http/1.1"])],
+    );
+    let h = parse_client_hello(&body).expect("parses");
+    assert!(h.ja3_string.len() > 100_000, "{}", h.ja3_string.len());
+    let s = h.summary();
+    assert_eq!(s.ja3_hash, h.ja3_hash);
+    assert_eq!(s.ja4, h.ja4);
+    assert_eq!(s.sni.as_deref(), Some("huge.example"));
+    assert_eq!(s.alpns, ["h2", "http/1.1"]);
+    assert_eq!(s.ja3_string.len(), tls::MAX_KEPT_JA3_STRING);
+    assert!(h.ja3_string.starts_with(&s.ja3_string));
+    assert!(s.ciphers.is_empty() && s.extensions.is_empty() && s.ja4_r.is_empty());
+    assert_eq!(s.version(), h.version());
+}

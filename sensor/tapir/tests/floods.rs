@@ -280,8 +280,9 @@ fn fragments_that_never_complete_stay_under_the_defrag_caps() {
 
 /// TCP ranges re-sent with different bytes, before and after delivery: the stream keeps the
 /// first copy of every byte (sensor/flow/src/stream.rs, "first data wins"), so each request's
-/// `http.url` is the generator's first-wins prediction, and every byte received after delivery
-/// is counted in `tcp_retransmitted_bytes`. Fill connections overrun the out-of-order bounds:
+/// `http.url` is the generator's first-wins prediction, every byte received after delivery is
+/// counted in `tcp_retransmitted_bytes` and every byte received while held out of order in
+/// `tcp_overlap_bytes`. Fill connections overrun the out-of-order bounds:
 /// exactly the segments past them are counted in `tcp_ooo_dropped`, each hole in `tcp_gaps`.
 ///
 /// Bound: workers x flow.max_flows x (2 directions x (stream.max_ooo_bytes +
@@ -319,6 +320,14 @@ fn tcp_rewrites_keep_the_first_copy_and_ooo_caps_hold() {
     let held_segments = tcp::FILL_SEGMENTS
         .min(ooo_bytes / tcp::FILL_SEGMENT_LEN)
         .min(ooo_segs);
+    // Rewrite connections, plus the lettered copies of each even fill connection's first
+    // segment, which is held (the caps keep the first `held_segments`).
+    assert!(held_segments > 0);
+    let fill_overlap = f.fill_segment_conns * tcp::FILL_REWRITES * tcp::FILL_SEGMENT_LEN;
+    assert_eq!(
+        r.counter("tcp_overlap_bytes"),
+        f.overlap_bytes + fill_overlap
+    );
     let held_pieces = tcp::FILL_PIECES.min(ooo_segs).min(ooo_bytes);
     let dropped = f.fill_segment_conns * (tcp::FILL_SEGMENTS - held_segments)
         + f.fill_piece_conns * (tcp::FILL_PIECES - held_pieces);
