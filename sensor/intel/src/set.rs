@@ -16,8 +16,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use crate::db::{
-    lower_into, request_path, strip_host_port, Table, DOMAIN_BUF_LEN, FILE_HASH_MAX, MAX_LAYERS,
-    SLOT_SHIFT,
+    lower_into, request_path, strip_host_port, Blocks24, Table, DOMAIN_BUF_LEN, FILE_HASH_MAX,
+    MAX_LAYERS, SLOT_SHIFT,
 };
 use crate::load::{IntelError, LoadReport};
 use crate::parse::{self, JA3_HEX_LEN, JA4_LEN, MAX_DOMAIN_LEN};
@@ -107,6 +107,8 @@ pub struct IntelDb {
     /// Shadowed copy id -> primary id.
     shadowed: HashMap<u32, u32>,
     overlaps: Overlaps,
+    /// The /24 blocks any table's IPv4 entries cover.
+    v4_blocks: Blocks24,
     len: usize,
     counts: [usize; 9],
     cidrs: usize,
@@ -140,6 +142,7 @@ impl IntelDb {
             merged: HashMap::default(),
             shadowed: HashMap::default(),
             overlaps: Overlaps::default(),
+            v4_blocks: Blocks24::default(),
             len: 0,
             counts: [0; 9],
             cidrs: 0,
@@ -217,6 +220,7 @@ impl IntelDb {
             merged: HashMap::default(),
             shadowed,
             overlaps,
+            v4_blocks: Blocks24::default(),
             len: 0,
             counts: [0; 9],
             cidrs: 0,
@@ -235,6 +239,7 @@ impl IntelDb {
                 *c = c.saturating_add(*n);
             }
             db.cidrs = db.cidrs.saturating_add(t.cidr_count());
+            db.v4_blocks.union(t.v4_blocks());
             db.provenance_dropped = db.provenance_dropped.saturating_add(t.provenance_dropped());
             for f in &t.feeds {
                 if !db.feeds.iter().any(|g| g.name == f.name) {
@@ -378,6 +383,21 @@ impl IntelDb {
     /// Longest-prefix match. An IPv4-mapped IPv6 address is looked up as IPv4 first, then in
     /// the IPv6 table (which can only hold prefixes shorter than /96 covering it).
     pub fn match_ip(&self, ip: IpAddr) -> Option<&Indicator> {
+        let v4 = match ip {
+            IpAddr::V4(a) => Some(a),
+            IpAddr::V6(a) => a.to_ipv4_mapped(),
+        };
+        if let Some(a) = v4 {
+            if !self.v4_blocks.may_hold(u32::from(a)) {
+                // No IPv4 entry covers it; a mapped address may still be under a v6 prefix.
+                return match ip {
+                    IpAddr::V4(_) => None,
+                    IpAddr::V6(_) => self
+                        .best(|t| t.lookup_ip_v6_only(ip))
+                        .and_then(|id| self.get(id)),
+                };
+            }
+        }
         let id = self.best(|t| t.lookup_ip(ip))?;
         self.get(id)
     }

@@ -200,3 +200,40 @@ fn sightings_count_hits_in_every_table() {
     let a_at = text.find("a.example").expect("a written");
     assert!(c_at < a_at, "most hits first: {text}");
 }
+
+#[test]
+fn short_prefixes_and_mapped_addresses_pass_the_block_filter() {
+    let t = TempDir::new("blocks");
+    t.write("ips-a.txt", "10.0.0.0/8\n192.0.2.77\n");
+    t.write("ips-b.txt", "0.0.0.0/0\n");
+    t.write("ips-c.txt", "::/64\n");
+    let (db, _) = IntelDb::load_paths(std::slice::from_ref(&t.0)).expect("load");
+    assert_eq!(
+        db.match_ip(ip("10.200.3.4")).map(|i| i.value.as_str()),
+        Some("10.0.0.0/8")
+    );
+    assert_eq!(
+        db.match_ip(ip("192.0.2.77")).map(|i| i.value.as_str()),
+        Some("192.0.2.77")
+    );
+    assert_eq!(
+        db.match_ip(ip("192.0.2.78")).map(|i| i.value.as_str()),
+        Some("0.0.0.0/0")
+    );
+    assert_eq!(
+        db.match_ip(ip("::ffff:10.1.1.1")).map(|i| i.value.as_str()),
+        Some("10.0.0.0/8")
+    );
+
+    let only_v6 = TempDir::new("blocks6");
+    only_v6.write("ips.txt", "::/64\n198.51.100.0/24\n");
+    let (db, _) = IntelDb::load_paths(std::slice::from_ref(&only_v6.0)).expect("load");
+    // No IPv4 entry covers 1.2.3.4: the plain address misses, the mapped one is under ::/64.
+    assert!(db.match_ip(ip("1.2.3.4")).is_none());
+    assert_eq!(
+        db.match_ip(ip("::ffff:1.2.3.4")).map(|i| i.value.as_str()),
+        Some("::/64")
+    );
+    assert!(db.match_ip(ip("198.51.101.1")).is_none());
+    assert!(db.match_ip(ip("198.51.100.255")).is_some());
+}
