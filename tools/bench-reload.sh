@@ -22,7 +22,7 @@ if [ ! -f "$CAP" ] || [ ! -f "$INTEL/ips.txt" ]; then
     echo "bench-reload: run tools/bench.sh first (it generates $CAP and $INTEL)" >&2
     exit 2
 fi
-cargo build --release -q -p tapir
+[ -n "${NO_BUILD:-}" ] || cargo build --release -q -p tapir
 cat "$CAP" >/dev/null
 field() { grep -o " $1=[0-9.]*" | head -n 1 | cut -d= -f2; }
 median() { sort -n | awk '{a[NR]=$0} END {print a[int((NR+1)/2)]}'; }

@@ -456,7 +456,9 @@ impl RawRespond {
         )? {
             c.element_timeout_max = v;
         }
-        if c.element_timeout_max < c.reconcile_interval * 3 {
+        // Saturating: `reconcile_interval` may be any u64 of seconds, and `* 3` panics past
+        // Duration's range (fuzz finding, tests/fuzz/README.md).
+        if c.element_timeout_max < c.reconcile_interval.saturating_mul(3) {
             // A capped element is re-asserted by a reconcile once past half its timeout; the
             // next reconcile must come before it lapses.
             return Err((

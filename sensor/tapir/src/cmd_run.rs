@@ -205,10 +205,8 @@ fn run_live(
         let _ = h.join();
     }
     if let Some(h) = reloader {
-        if let Ok((ok, failed)) = h.join() {
-            if ok + failed > 0 {
-                eprintln!("tapir: intel: {ok} reloads, {failed} refused");
-            }
+        if let Some(line) = h.join().ok().and_then(|r| r.line()) {
+            eprintln!("{line}");
         }
     }
     drop(out);

@@ -7,12 +7,13 @@ mod cmd_block;
 mod cmd_hunt;
 mod cmd_rules;
 mod cmd_run;
-mod config;
 mod metrics;
-mod outputs;
 mod progress;
 mod run_hunts;
 mod service;
+
+// In the library (src/lib.rs) so that tests/fuzz can link the config loader.
+use tapir::{config, outputs};
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -322,10 +323,8 @@ fn run_replay(
     drop(bar);
     done.store(true, Ordering::Relaxed);
     if let Some(h) = reloader {
-        if let Ok((ok, failed)) = h.join() {
-            if ok + failed > 0 {
-                eprintln!("tapir: intel: {ok} reloads, {failed} refused");
-            }
+        if let Some(line) = h.join().ok().and_then(|r| r.line()) {
+            eprintln!("{line}");
         }
     }
     // Flushes the local outputs, then waits (bounded) for the brokers.
@@ -447,11 +446,14 @@ fn write_sightings(
 
 /// Where the indicator set comes from: list paths, or configured feeds (local and URL; URL
 /// feeds are fetched into the cache directory with conditional requests before each build).
+/// The loader keeps each source's table while its files are unchanged, so a reload re-parses
+/// only what changed.
 struct IntelSource {
-    paths: Vec<PathBuf>,
+    loader: Option<tapir_intel::IntelLoader>,
     feeds: Vec<tapir_intel::FeedConfig>,
-    cache: PathBuf,
     fetcher: Option<tapir_intel::Fetcher>,
+    /// Tables parsed and reused over every build.
+    tables: tapir_intel::ReloadStats,
 }
 
 impl IntelSource {
@@ -492,21 +494,28 @@ impl IntelSource {
         } else {
             None
         };
+        let loader = if !feeds.is_empty() {
+            Some(tapir_intel::IntelLoader::from_feeds(feeds.clone(), cache))
+        } else if !cfg.intel.is_empty() {
+            Some(tapir_intel::IntelLoader::from_paths(cfg.intel.clone()))
+        } else {
+            None
+        };
         Ok(IntelSource {
-            paths: cfg.intel.clone(),
+            loader,
             feeds,
-            cache,
             fetcher,
+            tables: tapir_intel::ReloadStats::default(),
         })
     }
 
     fn is_empty(&self) -> bool {
-        self.paths.is_empty() && self.feeds.is_empty()
+        self.loader.is_none()
     }
 
     /// The set a run starts with (empty when no intel is configured), counted in the metrics.
     fn load_first(&mut self) -> anyhow::Result<Arc<IntelDb>> {
-        if self.is_empty() {
+        if self.loader.is_none() {
             return Ok(Arc::new(IntelDb::empty()));
         }
         let started = std::time::Instant::now();
@@ -520,27 +529,11 @@ impl IntelSource {
         Ok(db)
     }
 
-    /// Modification times of every local feed file (directories: their entries), to notice an
-    /// edit. Polled once a second by the reload loop: no watcher to leak or miss events on
-    /// network filesystems.
-    fn stamp(&self) -> Vec<(PathBuf, Option<std::time::SystemTime>)> {
-        let local = self
-            .paths
-            .iter()
-            .chain(self.feeds.iter().filter_map(|f| f.path.as_ref()));
-        let mut out = Vec::new();
-        for p in local {
-            let entries: Vec<PathBuf> = match std::fs::read_dir(p) {
-                Ok(rd) => rd.filter_map(|e| e.ok().map(|e| e.path())).collect(),
-                Err(_) => vec![p.clone()],
-            };
-            for e in entries {
-                let m = std::fs::metadata(&e).and_then(|m| m.modified()).ok();
-                out.push((e, m));
-            }
-        }
-        out.sort();
-        out
+    /// True when a local feed file (or a directory's entries) changed since the last build.
+    /// Polled once a second by the reload loop: no watcher to leak or miss events on network
+    /// filesystems.
+    fn edited(&self) -> bool {
+        self.loader.as_ref().is_some_and(|l| l.stale())
     }
 
     /// The shortest refresh interval of the URL feeds, in ms.
@@ -556,15 +549,9 @@ impl IntelSource {
     /// Builds a new set. `first`: report every warning, and accept feeds that failed (they are
     /// reported); on a reload a failed feed refuses the whole set, so the old one stays.
     fn build(&mut self, first: bool) -> Result<IntelDb, String> {
-        if self.feeds.is_empty() {
-            let (db, report) = IntelDb::load_paths(&self.paths).map_err(|e| e.to_string())?;
-            if first {
-                for w in &report.warnings {
-                    eprintln!("tapir: warning: intel: {w}");
-                }
-            }
-            return Ok(db);
-        }
+        let Some(loader) = self.loader.as_mut() else {
+            return Ok(IntelDb::empty());
+        };
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
@@ -575,10 +562,18 @@ impl IntelSource {
                 }
             }
         }
-        let (db, report) = tapir_intel::load_feeds(&self.feeds, &self.cache);
+        let (db, report, stats) = loader.load_with_stats().map_err(|e| e.to_string())?;
+        self.tables.parsed += stats.parsed;
+        self.tables.reused += stats.reused;
         if first {
             for w in &report.warnings {
                 eprintln!("tapir: warning: intel: {w}");
+            }
+            if report.warnings_suppressed > 0 {
+                eprintln!(
+                    "tapir: warning: intel: {} more warnings not shown",
+                    report.warnings_suppressed
+                );
             }
         }
         for (name, why) in &report.failed_feeds {
@@ -598,10 +593,12 @@ fn reload_loop(
     hup: &AtomicBool,
     done: &AtomicBool,
     every_ms: Option<u64>,
-) -> (u64, u64) {
+) -> ReloadSummary {
+    yield_to_packet_path();
     let (mut ok, mut failed) = (0u64, 0u64);
+    // The first load's tables are not reloads.
+    let first = source.tables;
     let mut last = std::time::Instant::now();
-    let mut stamp = source.stamp();
     let mut last_poll = std::time::Instant::now();
     while !done.load(Ordering::Relaxed) {
         std::thread::sleep(std::time::Duration::from_millis(5));
@@ -609,9 +606,7 @@ fn reload_loop(
         let mut edited = false;
         if last_poll.elapsed() >= std::time::Duration::from_secs(1) {
             last_poll = std::time::Instant::now();
-            let now = source.stamp();
-            edited = now != stamp;
-            stamp = now;
+            edited = source.edited();
         }
         if !(hup.swap(false, Ordering::Relaxed) || due || edited) {
             continue;
@@ -631,7 +626,47 @@ fn reload_loop(
             }
         }
     }
-    (ok, failed)
+    ReloadSummary {
+        ok,
+        failed,
+        parsed: source.tables.parsed.saturating_sub(first.parsed),
+        reused: source.tables.reused.saturating_sub(first.reused),
+    }
+}
+
+/// Lowers the calling thread's scheduling priority by 10 nice steps (Linux nice values are per
+/// thread, setpriority(2)): when the workers keep every core busy, the reload thread gets about
+/// a tenth of a core and a reload takes longer, instead of taking CPU from the packet path;
+/// with idle CPU it runs at full speed. Lowering one's own priority needs no privilege.
+fn yield_to_packet_path() {
+    #[cfg(target_os = "linux")]
+    {
+        let tid = rustix::thread::gettid();
+        if let Ok(nice) = rustix::process::getpriority_process(Some(tid)) {
+            let _ = rustix::process::setpriority_process(Some(tid), (nice + 10).min(19));
+        }
+    }
+}
+
+/// What the reload thread did over a run.
+struct ReloadSummary {
+    ok: u64,
+    failed: u64,
+    /// Feed tables parsed again and kept unchanged over all reloads.
+    parsed: usize,
+    reused: usize,
+}
+
+impl ReloadSummary {
+    /// The run's closing line about reloads, if there were any.
+    fn line(&self) -> Option<String> {
+        (self.ok + self.failed > 0).then(|| {
+            format!(
+                "tapir: intel: {} reloads, {} refused (feed tables: {} parsed, {} unchanged and kept)",
+                self.ok, self.failed, self.parsed, self.reused
+            )
+        })
+    }
 }
 
 fn summary_line(r: &ReplayReport) -> String {
@@ -646,4 +681,23 @@ fn summary_line(r: &ReplayReport) -> String {
         s.packets as f64 / secs / 1e6,
         s.bytes as f64 * 8.0 / secs / 1e9
     )
+}
+
+#[cfg(test)]
+mod tests {
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn the_reload_thread_lowers_only_its_own_priority() {
+        let me = rustix::process::getpriority_process(None).expect("own nice");
+        let theirs = std::thread::spawn(|| {
+            super::yield_to_packet_path();
+            rustix::process::getpriority_process(Some(rustix::thread::gettid())).expect("nice")
+        })
+        .join()
+        .expect("thread");
+        assert_eq!(theirs, (me + 10).min(19));
+        let after =
+            rustix::process::getpriority_process(Some(rustix::thread::gettid())).expect("nice");
+        assert_eq!(after, me, "the calling thread keeps its priority");
+    }
 }

@@ -240,8 +240,9 @@ fn syn_flood_stays_under_the_flow_cap() {
     let _ = std::fs::remove_file(conf);
 }
 
-/// Reloading the indicator set every 10 ms during a replay (same indicators each time) loses
-/// no packet and changes no event: workers switch sets between batches and never wait.
+/// Reloading the indicator set every 10 ms during a replay (same indicators each time, two of
+/// the lists rewritten meanwhile so that reloads parse them again) loses no packet and changes
+/// no event: workers switch sets between batches and never wait.
 #[test]
 fn intel_reload_during_replay_changes_nothing() {
     let cfg = tapir_gen_demo::bench::BenchConfig {
@@ -288,7 +289,32 @@ fn intel_reload_during_replay_changes_nothing() {
         (lines, stderr(&o))
     };
     let (plain, _) = run(&[]);
+    // Rewrite two of the lists (same content, new inode, as feed tools replace files) while
+    // the reloads run, so that reloads parse those tables again instead of keeping them.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let rewriter = {
+        let (stop, dir) = (std::sync::Arc::clone(&stop), dir.clone());
+        std::thread::spawn(move || {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                for f in ["domains.txt", "ips.txt"] {
+                    let text = std::fs::read(dir.join(f)).expect("read list");
+                    std::fs::write(dir.join(".tmp"), text).expect("write copy");
+                    std::fs::rename(dir.join(".tmp"), dir.join(f)).expect("replace list");
+                }
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+        })
+    };
     let (reloaded, e) = run(&["--reload-intel-every", "10"]);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    rewriter.join().expect("rewriter");
+    let parsed: u64 = e
+        .lines()
+        .find_map(|l| l.split("feed tables: ").nth(1))
+        .and_then(|r| r.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(parsed > 0, "no reload parsed a rewritten list:\n{e}");
     let reloads: u64 = e
         .lines()
         .filter(|l| l.contains(" reloads,"))
