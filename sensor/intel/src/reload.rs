@@ -87,6 +87,8 @@ struct Kept {
 pub struct IntelLoader {
     sources: Sources,
     kept: HashMap<String, Kept>,
+    /// The sources' stamps when the last load started.
+    attempted: Option<Vec<(PathBuf, Vec<Option<FileStamp>>)>>,
     /// Source key -> slot; a slot is never reused while its source exists, so ids are stable.
     slots: HashMap<String, u32>,
     overlaps: Overlaps,
@@ -116,6 +118,7 @@ impl IntelLoader {
         Self {
             sources,
             kept: HashMap::new(),
+            attempted: None,
             slots: HashMap::new(),
             overlaps: Overlaps::default(),
         }
@@ -129,32 +132,41 @@ impl IntelLoader {
             .map(|k| Arc::clone(&k.layer))
     }
 
-    /// True when some source's files differ from those its kept table was built from (or a
-    /// source has no kept table): what a file-change poll asks before a [`load`](Self::load).
+    /// True when the sources' files differ from what the last [`load`](Self::load) saw,
+    /// whether that load succeeded or not: what a file-change poll asks before a load. A source
+    /// that failed does not ask again (and have a reload refused every poll) until its files
+    /// change.
     pub fn stale(&self) -> bool {
+        self.attempted.as_ref() != Some(&self.signature())
+    }
+
+    /// Every source path with the stamp of its files, in order (a path that cannot be listed
+    /// appears with no stamps).
+    fn signature(&self) -> Vec<(PathBuf, Vec<Option<FileStamp>>)> {
         match &self.sources {
             Sources::Paths(paths) => {
                 let mut scratch = LoadReport::default();
-                let mut n = 0usize;
+                let mut out = Vec::new();
                 for p in paths {
-                    let Ok(files) = list_files(p, &mut scratch) else {
-                        return true;
-                    };
-                    for f in files {
-                        n += 1;
-                        let key = f.path.display().to_string();
-                        match self.kept.get(&key) {
-                            Some(k) if k.stamp == stamp_path(&f.path) => {}
-                            _ => return true,
-                        }
+                    match list_files(p, &mut scratch) {
+                        Ok(files) => out.extend(
+                            files
+                                .into_iter()
+                                .map(|f| (f.path.clone(), stamp_path(&f.path))),
+                        ),
+                        Err(_) => out.push((p.clone(), Vec::new())),
                     }
                 }
-                n != self.kept.len()
+                out
             }
-            Sources::Feeds { feeds, cache_dir } => feeds.iter().any(|f| {
-                !matches!(self.kept.get(&f.name),
-                    Some(k) if k.stamp == stamp_path(&feed_path(f, cache_dir)))
-            }),
+            Sources::Feeds { feeds, cache_dir } => feeds
+                .iter()
+                .map(|f| {
+                    let p = feed_path(f, cache_dir);
+                    let st = stamp_path(&p);
+                    (p, st)
+                })
+                .collect(),
         }
     }
 
@@ -174,6 +186,7 @@ impl IntelLoader {
         let mut layers: Vec<Arc<Layer>> = Vec::new();
         let mut fresh: Vec<u64> = Vec::new();
         let mut next_kept: HashMap<String, Kept> = HashMap::new();
+        self.attempted = Some(self.signature());
         let mut keys: Vec<String> = Vec::new();
         match &self.sources {
             Sources::Paths(paths) => {

@@ -237,3 +237,25 @@ fn short_prefixes_and_mapped_addresses_pass_the_block_filter() {
     assert!(db.match_ip(ip("198.51.101.1")).is_none());
     assert!(db.match_ip(ip("198.51.100.255")).is_some());
 }
+
+#[test]
+fn a_feed_that_fails_does_not_ask_for_reloads_until_its_file_changes() {
+    let t = TempDir::new("failed");
+    let good = t.write("good.txt", "good.example\n");
+    let missing = t.0.join("missing.txt");
+    let feeds = vec![
+        FeedConfig::local("good", &good, FeedFormat::Plain),
+        FeedConfig::local("missing", &missing, FeedFormat::Plain),
+    ];
+    let mut loader = IntelLoader::from_feeds(feeds, t.0.clone());
+    let (db, report) = loader.load().expect("load");
+    assert_eq!(report.failed_feeds.len(), 1, "{:?}", report.failed_feeds);
+    assert_eq!(db.len(), 1);
+    assert!(!loader.stale(), "nothing changed since the failure");
+    t.write("missing.txt", "late.example\n");
+    assert!(loader.stale());
+    let (db, report, s) = loader.load_with_stats().expect("reload");
+    assert!(report.failed_feeds.is_empty());
+    assert_eq!((s.parsed, s.reused), (1, 1));
+    assert!(db.match_domain("late.example").is_some());
+}
