@@ -77,9 +77,26 @@ enum Sources {
     },
 }
 
+/// The stamps of one source's files.
+type Stamp = Vec<Option<FileStamp>>;
+
 struct Kept {
-    stamp: Vec<Option<FileStamp>>,
+    stamp: Stamp,
     layer: Arc<Layer>,
+}
+
+/// One source as a load sees it: its key (file path or feed name), its files' stamp, and
+/// what parses it.
+struct Source<'a> {
+    key: String,
+    stamp: Stamp,
+    what: What<'a>,
+}
+
+enum What<'a> {
+    List(ListFile),
+    /// The feed, and the cache directory its URL copy lives in.
+    Feed(&'a FeedConfig, &'a Path),
 }
 
 /// Builds generations from list paths or configured feeds, keeping each source's table for as
@@ -87,8 +104,9 @@ struct Kept {
 pub struct IntelLoader {
     sources: Sources,
     kept: HashMap<String, Kept>,
-    /// The sources' stamps when the last load started.
-    attempted: Option<Vec<(PathBuf, Vec<Option<FileStamp>>)>>,
+    /// The sources' keys and stamps when the last load started (empty when they could not be
+    /// listed).
+    attempted: Option<Vec<(String, Stamp)>>,
     /// Source key -> slot; a slot is never reused while its source exists, so ids are stable.
     slots: HashMap<String, u32>,
     overlaps: Overlaps,
@@ -124,50 +142,15 @@ impl IntelLoader {
         }
     }
 
-    /// The kept table of `key` when its files still have `stamp`.
-    fn unchanged(&self, key: &str, stamp: &[Option<FileStamp>]) -> Option<Arc<Layer>> {
-        self.kept
-            .get(key)
-            .filter(|k| k.stamp == stamp)
-            .map(|k| Arc::clone(&k.layer))
-    }
-
     /// True when the sources' files differ from what the last [`load`](Self::load) saw,
     /// whether that load succeeded or not: what a file-change poll asks before a load. A source
     /// that failed does not ask again (and have a reload refused every poll) until its files
     /// change.
     pub fn stale(&self) -> bool {
-        self.attempted.as_ref() != Some(&self.signature())
-    }
-
-    /// Every source path with the stamp of its files, in order (a path that cannot be listed
-    /// appears with no stamps).
-    fn signature(&self) -> Vec<(PathBuf, Vec<Option<FileStamp>>)> {
-        match &self.sources {
-            Sources::Paths(paths) => {
-                let mut scratch = LoadReport::default();
-                let mut out = Vec::new();
-                for p in paths {
-                    match list_files(p, &mut scratch) {
-                        Ok(files) => out.extend(
-                            files
-                                .into_iter()
-                                .map(|f| (f.path.clone(), stamp_path(&f.path))),
-                        ),
-                        Err(_) => out.push((p.clone(), Vec::new())),
-                    }
-                }
-                out
-            }
-            Sources::Feeds { feeds, cache_dir } => feeds
-                .iter()
-                .map(|f| {
-                    let p = feed_path(f, cache_dir);
-                    let st = stamp_path(&p);
-                    (p, st)
-                })
-                .collect(),
-        }
+        let now = list_sources(&self.sources, &mut LoadReport::default())
+            .map(|s| signature(&s))
+            .unwrap_or_default();
+        self.attempted.as_ref() != Some(&now)
     }
 
     /// Builds a generation: sources whose files changed are parsed again, the others keep
@@ -182,86 +165,109 @@ impl IntelLoader {
     /// Like [`load`](Self::load), also saying how many tables were parsed and reused.
     pub fn load_with_stats(&mut self) -> Result<(IntelDb, LoadReport, ReloadStats), IntelError> {
         let mut report = LoadReport::default();
+        let sources = match list_sources(&self.sources, &mut report) {
+            Ok(s) => s,
+            Err(e) => {
+                self.attempted = Some(Vec::new());
+                return Err(e);
+            }
+        };
+        // Recorded before parsing, so that a load that fails is not retried until files change.
+        self.attempted = Some(signature(&sources));
         let mut stats = ReloadStats::default();
         let mut layers: Vec<Arc<Layer>> = Vec::new();
         let mut fresh: Vec<u64> = Vec::new();
         let mut next_kept: HashMap<String, Kept> = HashMap::new();
-        self.attempted = Some(self.signature());
-        let mut keys: Vec<String> = Vec::new();
-        match &self.sources {
-            Sources::Paths(paths) => {
-                let mut files: Vec<ListFile> = Vec::new();
-                for p in paths {
-                    files.extend(list_files(p, &mut report)?);
+        let now = crate::time::now_unix();
+        for src in sources {
+            let layer = match self.kept.get(&src.key).filter(|k| k.stamp == src.stamp) {
+                Some(k) => {
+                    stats.reused += 1;
+                    Arc::clone(&k.layer)
                 }
-                for f in files {
-                    let key = f.path.display().to_string();
-                    if keys.contains(&key) {
-                        continue;
-                    }
-                    keys.push(key.clone());
-                    let stamp = stamp_path(&f.path);
-                    if let Some(layer) = self.unchanged(&key, &stamp) {
-                        stats.reused += 1;
-                        layers.push(Arc::clone(&layer));
-                        next_kept.insert(key, Kept { stamp, layer });
-                        continue;
-                    }
-                    let Some(slot) = slot_for(&mut self.slots, &key) else {
-                        report.warn(
-                            &Arc::from(key.as_str()),
-                            None,
-                            format!("more than {MAX_LAYERS} intel sources; skipped"),
-                        );
+                None => {
+                    let Some(slot) = slot_for(&mut self.slots, &src.key) else {
+                        let why = format!("more than {MAX_LAYERS} intel sources; skipped");
+                        match src.what {
+                            What::List(_) => report.warn(&Arc::from(src.key.as_str()), None, why),
+                            What::Feed(..) => report.failed_feeds.push((src.key, why)),
+                        }
                         continue;
                     };
                     let mut b = IntelBuilder::for_slot(slot);
-                    load_list_file(&mut b, &f, &mut report)?;
-                    let layer = Arc::new(Layer::new(b.build_table()));
-                    stats.parsed += 1;
-                    fresh.push(layer.serial());
-                    layers.push(Arc::clone(&layer));
-                    next_kept.insert(key, Kept { stamp, layer });
-                }
-            }
-            Sources::Feeds { feeds, cache_dir } => {
-                let now = crate::time::now_unix();
-                for f in feeds {
-                    let key = f.name.clone();
-                    keys.push(key.clone());
-                    let stamp = stamp_path(&feed_path(f, cache_dir));
-                    if let Some(layer) = self.unchanged(&key, &stamp) {
-                        stats.reused += 1;
-                        layers.push(Arc::clone(&layer));
-                        next_kept.insert(key, Kept { stamp, layer });
-                        continue;
-                    }
-                    let Some(slot) = slot_for(&mut self.slots, &key) else {
-                        report
-                            .failed_feeds
-                            .push((key, format!("more than {MAX_LAYERS} feeds")));
-                        continue;
-                    };
-                    let mut b = IntelBuilder::for_slot(slot);
-                    if let Err(e) = load_feed(&mut b, f, cache_dir, now, &mut report) {
-                        report.failed_feeds.push((f.name.clone(), e.to_string()));
-                        continue;
+                    match &src.what {
+                        What::List(f) => load_list_file(&mut b, f, &mut report)?,
+                        What::Feed(f, cache_dir) => {
+                            if let Err(e) = load_feed(&mut b, f, cache_dir, now, &mut report) {
+                                report.failed_feeds.push((src.key, e.to_string()));
+                                continue;
+                            }
+                        }
                     }
                     let layer = Arc::new(Layer::new(b.build_table()));
                     stats.parsed += 1;
                     fresh.push(layer.serial());
-                    layers.push(Arc::clone(&layer));
-                    next_kept.insert(key, Kept { stamp, layer });
+                    layer
                 }
-            }
+            };
+            layers.push(Arc::clone(&layer));
+            next_kept.insert(
+                src.key,
+                Kept {
+                    stamp: src.stamp,
+                    layer,
+                },
+            );
         }
+        let current = &next_kept;
+        self.slots.retain(|k, _| current.contains_key(k));
         let db = IntelDb::from_layers(layers, &self.overlaps)?;
         db.note_merged_copies(&fresh, &mut report);
         self.overlaps = db.overlaps().clone();
         self.kept = next_kept;
-        self.slots.retain(|k, _| keys.contains(k));
         Ok((db, report, stats))
     }
+}
+
+/// The sources now, in load order, each once, with their stamps. Paths: a path named
+/// explicitly that cannot be listed is an error.
+fn list_sources<'a>(
+    sources: &'a Sources,
+    report: &mut LoadReport,
+) -> Result<Vec<Source<'a>>, IntelError> {
+    let mut out: Vec<Source<'a>> = Vec::new();
+    match sources {
+        Sources::Paths(paths) => {
+            for p in paths {
+                for f in list_files(p, report)? {
+                    let key = f.path.display().to_string();
+                    if out.iter().all(|s| s.key != key) {
+                        out.push(Source {
+                            key,
+                            stamp: stamp_path(&f.path),
+                            what: What::List(f),
+                        });
+                    }
+                }
+            }
+        }
+        Sources::Feeds { feeds, cache_dir } => {
+            out.extend(feeds.iter().map(|f| Source {
+                key: f.name.clone(),
+                stamp: stamp_path(&feed_path(f, cache_dir)),
+                what: What::Feed(f, cache_dir),
+            }));
+        }
+    }
+    Ok(out)
+}
+
+/// What a poll compares: every source's key and stamp, in order.
+fn signature(sources: &[Source<'_>]) -> Vec<(String, Stamp)> {
+    sources
+        .iter()
+        .map(|s| (s.key.clone(), s.stamp.clone()))
+        .collect()
 }
 
 /// The slot of `key`: its own if it had one, else the lowest one no known source holds (slots

@@ -96,6 +96,16 @@ fn shared_values(x: &Table, y: &Table) -> Vec<(u32, u32)> {
     out
 }
 
+/// `s` lowercased into a fixed-size key, when it is exactly `N` bytes long.
+fn fixed_key<const N: usize>(s: &str) -> Option<[u8; N]> {
+    if s.len() != N {
+        return None;
+    }
+    let mut k = [0u8; N];
+    lower_into(s, &mut k)?;
+    Some(k)
+}
+
 /// The finished, read-only indicator set of one generation. Cheap to share behind `Arc`;
 /// lookups never allocate.
 pub struct IntelDb {
@@ -420,21 +430,13 @@ impl IntelDb {
 
     /// Exact JA3 (32 hex digits) match, ASCII case-insensitive.
     pub fn match_ja3(&self, md5: &str) -> Option<&Indicator> {
-        let mut k = [0u8; JA3_HEX_LEN];
-        if md5.len() != JA3_HEX_LEN {
-            return None;
-        }
-        lower_into(md5, &mut k)?;
+        let k = fixed_key::<JA3_HEX_LEN>(md5)?;
         self.first(|t| t.lookup_ja3(&k))
     }
 
     /// Exact JA4 match, ASCII case-insensitive.
     pub fn match_ja4(&self, fp: &str) -> Option<&Indicator> {
-        let mut k = [0u8; JA4_LEN];
-        if fp.len() != JA4_LEN {
-            return None;
-        }
-        lower_into(fp, &mut k)?;
+        let k = fixed_key::<JA4_LEN>(fp)?;
         self.first(|t| t.lookup_ja4(&k))
     }
 
@@ -499,11 +501,7 @@ impl IntelDb {
 
     /// Exact HASSH (32 hex digits) match, ASCII case-insensitive.
     pub fn match_hassh(&self, md5: &str) -> Option<&Indicator> {
-        let mut k = [0u8; JA3_HEX_LEN];
-        if md5.len() != JA3_HEX_LEN {
-            return None;
-        }
-        lower_into(md5, &mut k)?;
+        let k = fixed_key::<JA3_HEX_LEN>(md5)?;
         self.first(|t| t.lookup_hassh(&k))
     }
 

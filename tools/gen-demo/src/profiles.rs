@@ -347,16 +347,13 @@ impl Profile {
 
     /// The JA3 string (before hashing) of this profile's hello, with or without SNI.
     pub fn ja3_string(&self, sni: bool) -> String {
-        let dec = |v: &mut dyn Iterator<Item = u16>| {
-            v.map(|x| x.to_string()).collect::<Vec<_>>().join("-")
-        };
-        format!(
-            "{},{},{},{},{}",
+        let exts: Vec<u16> = self.ext_types(sni).collect();
+        ja3_string(
             self.version,
-            dec(&mut self.ciphers.iter().copied().filter(|&c| c != GREASE)),
-            dec(&mut self.ext_types(sni)),
-            dec(&mut self.groups.iter().copied().filter(|&g| g != GREASE)),
-            dec(&mut self.point_formats.iter().map(|&p| u16::from(p)))
+            self.ciphers,
+            &exts,
+            self.groups,
+            self.point_formats,
         )
     }
 
@@ -367,74 +364,113 @@ impl Profile {
 
     /// JA4 (TCP) of this profile's hello.
     pub fn ja4(&self, sni: bool) -> String {
-        let ciphers: Vec<u16> = self
-            .ciphers
-            .iter()
-            .copied()
-            .filter(|&c| c != GREASE)
-            .collect();
         let exts: Vec<u16> = self.ext_types(sni).collect();
         let version = self
             .versions
             .iter()
             .copied()
-            .filter(|&v| v != GREASE)
+            .filter(|&v| !is_grease(v))
             .max()
             .unwrap_or(self.version);
-        let v = match version {
-            0x0304 => "13",
-            0x0303 => "12",
-            0x0302 => "11",
-            0x0301 => "10",
-            0x0300 => "s3",
-            _ => "00",
-        };
-        let alpn = match self.alpn.first().map(|a| a.as_bytes()) {
-            Some([first, .., last]) => format!("{}{}", *first as char, *last as char),
-            Some([only]) => format!("{}{}", *only as char, *only as char),
-            _ => "00".to_string(),
-        };
-        let list = |v: &[u16]| {
-            v.iter()
-                .map(|x| format!("{x:04x}"))
-                .collect::<Vec<_>>()
-                .join(",")
-        };
-        let mut sc = ciphers.clone();
-        sc.sort_unstable();
-        let mut se: Vec<u16> = exts
-            .iter()
-            .copied()
-            .filter(|&e| e != 0 && e != tls::EXT_ALPN)
-            .collect();
-        se.sort_unstable();
-        let c_input = if self.sigalgs.is_empty() {
-            list(&se)
-        } else {
-            format!("{}_{}", list(&se), list(self.sigalgs))
-        };
-        let sha12 = |s: &str| {
-            if s.is_empty() {
-                "000000000000".to_string()
-            } else {
-                hex(&Sha256::digest(s.as_bytes()))
-                    .chars()
-                    .take(12)
-                    .collect()
-            }
-        };
-        format!(
-            "t{v}{}{:02}{:02}{alpn}_{}_{}",
-            if sni { 'd' } else { 'i' },
-            ciphers.len().min(99),
-            exts.len().min(99),
-            sha12(&list(&sc)),
-            sha12(&c_input)
+        ja4(
+            version,
+            sni,
+            self.alpn.first().copied(),
+            self.ciphers,
+            &exts,
+            self.sigalgs,
         )
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
+/// The JA3 string (salesforce/ja3) of a hello's fields, GREASE values dropped.
+pub fn ja3_string(
+    version: u16,
+    ciphers: &[u16],
+    exts: &[u16],
+    groups: &[u16],
+    point_formats: &[u8],
+) -> String {
+    let dec = |v: &mut dyn Iterator<Item = u16>| {
+        v.filter(|&x| !is_grease(x))
+            .map(|x| x.to_string())
+            .collect::<Vec<_>>()
+            .join("-")
+    };
+    format!(
+        "{version},{},{},{},{}",
+        dec(&mut ciphers.iter().copied()),
+        dec(&mut exts.iter().copied()),
+        dec(&mut groups.iter().copied()),
+        dec(&mut point_formats.iter().map(|&p| u16::from(p)))
+    )
+}
+
+/// JA4 (FoxIO JA4.md, TCP) of a hello's fields, GREASE values dropped: `version` is the
+/// highest offered, `sni` whether a server_name extension is sent, `alpn` the first protocol.
+pub fn ja4(
+    version: u16,
+    sni: bool,
+    alpn: Option<&str>,
+    ciphers: &[u16],
+    exts: &[u16],
+    sigalgs: &[u16],
+) -> String {
+    let ciphers: Vec<u16> = ciphers.iter().copied().filter(|&c| !is_grease(c)).collect();
+    let exts: Vec<u16> = exts.iter().copied().filter(|&e| !is_grease(e)).collect();
+    let v = match version {
+        0x0304 => "13",
+        0x0303 => "12",
+        0x0302 => "11",
+        0x0301 => "10",
+        0x0300 => "s3",
+        _ => "00",
+    };
+    let alpn = match alpn.map(str::as_bytes) {
+        Some([first, .., last]) => format!("{}{}", *first as char, *last as char),
+        Some([only]) => format!("{}{}", *only as char, *only as char),
+        _ => "00".to_string(),
+    };
+    let list = |v: &[u16]| {
+        v.iter()
+            .map(|x| format!("{x:04x}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let mut sc = ciphers.clone();
+    sc.sort_unstable();
+    let mut se: Vec<u16> = exts
+        .iter()
+        .copied()
+        .filter(|&e| e != 0 && e != tls::EXT_ALPN)
+        .collect();
+    se.sort_unstable();
+    let c_input = if sigalgs.is_empty() {
+        list(&se)
+    } else {
+        format!("{}_{}", list(&se), list(sigalgs))
+    };
+    let sha12 = |s: &str| {
+        if s.is_empty() {
+            "000000000000".to_string()
+        } else {
+            hex(&Sha256::digest(s.as_bytes()))
+                .chars()
+                .take(12)
+                .collect()
+        }
+    };
+    format!(
+        "t{v}{}{:02}{:02}{alpn}_{}_{}",
+        if sni { 'd' } else { 'i' },
+        ciphers.len().min(99),
+        exts.len().min(99),
+        sha12(&list(&sc)),
+        sha12(&c_input)
+    )
+}
+
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 

@@ -18,11 +18,10 @@
 use std::io::{self, Write};
 use std::net::{IpAddr, Ipv4Addr};
 
-use md5::Md5;
-use sha2::{Digest, Sha256};
+use md5::{Digest, Md5};
 
 use super::{Conn, FloodConfig, Out, UP};
-use crate::profiles::is_grease;
+use crate::profiles;
 use crate::tls::{self as t, CT_HANDSHAKE};
 
 /// (name, cipher suites, filler extensions).
@@ -105,67 +104,25 @@ impl Hello {
         ch.to_handshake()
     }
 
+    fn ext_types(&self) -> Vec<u16> {
+        self.extensions.iter().map(|e| e.0).collect()
+    }
+
     fn ja3(&self) -> String {
-        let dec = |v: &mut dyn Iterator<Item = u16>| {
-            v.filter(|&x| !is_grease(x))
-                .map(|x| x.to_string())
-                .collect::<Vec<_>>()
-                .join("-")
-        };
-        let s = format!(
-            "771,{},{},{},0",
-            dec(&mut self.ciphers.iter().copied()),
-            dec(&mut self.extensions.iter().map(|e| e.0)),
-            dec(&mut GROUPS.iter().copied()),
-        );
-        hex(&Md5::digest(s.as_bytes()))
+        let s = profiles::ja3_string(0x0303, &self.ciphers, &self.ext_types(), &GROUPS, &[0]);
+        profiles::hex(&Md5::digest(s.as_bytes()))
     }
 
     fn ja4(&self) -> String {
-        let ciphers: Vec<u16> = self
-            .ciphers
-            .iter()
-            .copied()
-            .filter(|&c| !is_grease(c))
-            .collect();
-        let exts: Vec<u16> = self
-            .extensions
-            .iter()
-            .map(|e| e.0)
-            .filter(|&e| !is_grease(e))
-            .collect();
-        let list = |v: &[u16]| {
-            v.iter()
-                .map(|x| format!("{x:04x}"))
-                .collect::<Vec<_>>()
-                .join(",")
-        };
-        let mut sc = ciphers.clone();
-        sc.sort_unstable();
-        let mut se: Vec<u16> = exts
-            .iter()
-            .copied()
-            .filter(|&e| e != t::EXT_SERVER_NAME && e != t::EXT_ALPN)
-            .collect();
-        se.sort_unstable();
-        let sha12 = |s: &str| -> String {
-            hex(&Sha256::digest(s.as_bytes()))
-                .chars()
-                .take(12)
-                .collect()
-        };
-        format!(
-            "t13d{:02}{:02}00_{}_{}",
-            ciphers.len().min(99),
-            exts.len().min(99),
-            sha12(&list(&sc)),
-            sha12(&format!("{}_{}", list(&se), list(&SIG_ALGS)))
+        profiles::ja4(
+            0x0304,
+            true,
+            None,
+            &self.ciphers,
+            &self.ext_types(),
+            &SIG_ALGS,
         )
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// TLS records of at most `record` bytes around the handshake message.
