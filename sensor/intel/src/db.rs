@@ -73,62 +73,130 @@ impl<K: Copy + Eq + Hash> Lpm<K> {
     }
 }
 
-/// One bit per IPv4 /24 block: set when some entry covers (part of) the block. A lookup of an
-/// address whose block is clear misses without probing the prefix tables, which is what most
-/// lookups do (one per endpoint of each new flow). 2 MiB when any bit is set, nothing before.
-#[derive(Default, Clone)]
-pub(crate) struct Blocks24(Vec<u64>);
+/// The IPv4 /24 blocks some entry covers (part of). A lookup of an address whose block is not
+/// covered misses without probing the prefix tables, which is what most lookups do (one per
+/// endpoint of each new flow). Few blocks are kept as sorted, disjoint ranges (8 bytes each, a
+/// binary search); past [`Self::MAX_RANGES`] as one bit per block (2 MiB). A table of a handful
+/// of addresses, and every generation made of such tables, then costs bytes rather than 2 MiB.
+#[derive(Clone)]
+pub(crate) enum Blocks24 {
+    /// `[first, end)` block ranges; sorted and disjoint once sealed.
+    Ranges(Vec<(u32, u32)>),
+    Bits(Box<[u64]>),
+}
+
+impl Default for Blocks24 {
+    fn default() -> Self {
+        Self::Ranges(Vec::new())
+    }
+}
 
 impl Blocks24 {
     const WORDS: usize = (1 << 24) / 64;
+    /// Above this many disjoint ranges (32 KiB of them) the bitmap is both smaller per range
+    /// and faster (one bit test instead of a 12-step binary search).
+    const MAX_RANGES: usize = 4096;
 
-    /// Marks the blocks of `net/len`.
+    /// Marks the blocks of `net/len`. Call [`Self::seal`] before [`Self::may_hold`].
     fn cover(&mut self, net: u32, len: u8) {
-        if self.0.is_empty() {
-            self.0 = vec![0; Self::WORDS];
-        }
         let first = net >> 8;
         let count = if len >= 24 {
             1u32
         } else {
             1u32 << (24 - u32::from(len))
         };
-        let (mut b, end) = (first, first.saturating_add(count).min(1 << 24));
-        // Whole words at a time, so that a short prefix costs at most 2^24 / 64 stores.
-        while b < end {
-            let Some(w) = self.0.get_mut((b / 64) as usize) else {
-                return;
-            };
-            if b % 64 == 0 && end - b >= 64 {
-                *w = u64::MAX;
-                b += 64;
-            } else {
-                *w |= 1 << (b % 64);
-                b += 1;
+        self.cover_blocks(first, first.saturating_add(count).min(1 << 24));
+    }
+
+    fn cover_blocks(&mut self, first: u32, end: u32) {
+        match self {
+            Self::Ranges(r) => {
+                r.push((first, end));
+                // Bounds the pending list while a large table is covered.
+                if r.len() >= 16 * Self::MAX_RANGES {
+                    self.seal();
+                }
+            }
+            Self::Bits(words) => {
+                let mut b = first;
+                // Whole words at a time, so that a short prefix costs at most 2^24 / 64 stores.
+                while b < end {
+                    let Some(w) = words.get_mut((b / 64) as usize) else {
+                        return;
+                    };
+                    if b % 64 == 0 && end - b >= 64 {
+                        *w = u64::MAX;
+                        b += 64;
+                    } else {
+                        *w |= 1 << (b % 64);
+                        b += 1;
+                    }
+                }
             }
         }
     }
 
-    /// Adds every block `other` covers.
-    pub(crate) fn union(&mut self, other: &Blocks24) {
-        if other.0.is_empty() {
+    /// Sorts and merges the ranges, and switches to the bitmap when they are too many.
+    pub(crate) fn seal(&mut self) {
+        let Self::Ranges(r) = self else {
             return;
+        };
+        r.sort_unstable();
+        let mut merged: Vec<(u32, u32)> = Vec::with_capacity(r.len());
+        for &(first, end) in r.iter() {
+            match merged.last_mut() {
+                Some(last) if first <= last.1 => last.1 = last.1.max(end),
+                _ => merged.push((first, end)),
+            }
         }
-        if self.0.is_empty() {
-            self.0.clone_from(&other.0);
-            return;
-        }
-        for (a, b) in self.0.iter_mut().zip(&other.0) {
-            *a |= b;
+        if merged.len() > Self::MAX_RANGES {
+            let mut bits = Self::Bits(vec![0; Self::WORDS].into_boxed_slice());
+            for (first, end) in merged {
+                bits.cover_blocks(first, end);
+            }
+            *self = bits;
+        } else {
+            merged.shrink_to_fit();
+            *r = merged;
         }
     }
 
-    /// False when no entry can cover `addr`.
+    /// Adds every block `other` covers; [`Self::seal`] afterwards.
+    pub(crate) fn union(&mut self, other: &Blocks24) {
+        match other {
+            Self::Ranges(ranges) => {
+                for &(first, end) in ranges {
+                    self.cover_blocks(first, end);
+                }
+            }
+            Self::Bits(theirs) => {
+                if let Self::Ranges(mine) = self {
+                    let mine = std::mem::take(mine);
+                    *self = Self::Bits(theirs.clone());
+                    for (first, end) in mine {
+                        self.cover_blocks(first, end);
+                    }
+                } else if let Self::Bits(words) = self {
+                    for (a, b) in words.iter_mut().zip(theirs.iter()) {
+                        *a |= b;
+                    }
+                }
+            }
+        }
+    }
+
+    /// False when no entry can cover `addr` (once sealed).
     pub(crate) fn may_hold(&self, addr: u32) -> bool {
         let b = addr >> 8;
-        self.0
-            .get((b / 64) as usize)
-            .is_some_and(|w| w & (1 << (b % 64)) != 0)
+        match self {
+            Self::Ranges(r) => {
+                let i = r.partition_point(|&(_, end)| end <= b);
+                r.get(i).is_some_and(|&(first, _)| first <= b)
+            }
+            Self::Bits(words) => words
+                .get((b / 64) as usize)
+                .is_some_and(|w| w & (1 << (b % 64)) != 0),
+        }
     }
 }
 
@@ -507,6 +575,7 @@ impl IntelBuilder {
                 self.db.v4_blocks.cover(net, len);
             }
         }
+        self.db.v4_blocks.seal();
         self.db.v6.finish();
         for v in self.db.urls.values_mut() {
             // Longest path first, so the first hit in `match_url` is the most specific.
@@ -757,5 +826,110 @@ impl IntelBuilder {
                 LineError::TooManyIndicators
             ))),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Blocks24;
+
+    /// Random `net/len` pairs from a fixed LCG: lengths 8..=32, or 24..=32 for an odd `seed`
+    /// (too many disjoint blocks to stay ranges once there are thousands).
+    fn nets(n: usize, seed: u64) -> Vec<(u32, u8)> {
+        let min = if seed % 2 == 1 { 24 } else { 8 };
+        let mut x = seed;
+        (0..n)
+            .map(|_| {
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                let len = min + ((x >> 59) as u8 % (33 - min));
+                let net = (x >> 16) as u32 & (u32::MAX << (32 - u32::from(len)));
+                (net, len)
+            })
+            .collect()
+    }
+
+    fn covered(nets: &[(u32, u8)], addr: u32) -> bool {
+        nets.iter().any(|&(net, len)| {
+            (addr >> 8) >> (24 - u32::from(len.min(24)))
+                == (net >> 8) >> (24 - u32::from(len.min(24)))
+        })
+    }
+
+    fn blocks(nets: &[(u32, u8)]) -> Blocks24 {
+        let mut b = Blocks24::default();
+        for &(net, len) in nets {
+            b.cover(net, len);
+        }
+        b.seal();
+        b
+    }
+
+    fn probes(set: &[(u32, u8)]) -> Vec<u32> {
+        let mut p: Vec<u32> = set
+            .iter()
+            .take(400)
+            .flat_map(|&(net, _)| {
+                [
+                    net,
+                    net.wrapping_sub(256),
+                    net.wrapping_add(256),
+                    net | 0xff,
+                ]
+            })
+            .collect();
+        p.extend(nets(400, 99).iter().map(|&(n, _)| n ^ 0x5a5a_5a5a));
+        p.extend([0, u32::MAX]);
+        p
+    }
+
+    #[test]
+    fn both_representations_answer_like_a_scan() {
+        for (n, seed, want_bits) in [
+            (0, 0, false),
+            (1, 1, false),
+            (300, 2, false),
+            (20_000, 4, false),
+            (20_000, 5, true),
+        ] {
+            let set = nets(n, seed);
+            let b = blocks(&set);
+            assert_eq!(matches!(b, Blocks24::Bits(_)), want_bits, "{n} nets");
+            for a in probes(&set) {
+                assert_eq!(b.may_hold(a), covered(&set, a), "{n} nets, {a:#x}");
+            }
+        }
+    }
+
+    #[test]
+    fn union_of_mixed_representations() {
+        let small = nets(50, 1);
+        let large = nets(20_000, 5);
+        let tiny = nets(3, 3);
+        for order in [
+            [&small, &large, &tiny],
+            [&large, &tiny, &small],
+            [&tiny, &small, &large],
+        ] {
+            let mut u = Blocks24::default();
+            for part in order {
+                u.union(&blocks(part));
+            }
+            u.seal();
+            let all: Vec<_> = [&small, &large, &tiny]
+                .into_iter()
+                .flatten()
+                .copied()
+                .collect();
+            for a in probes(&all) {
+                assert_eq!(u.may_hold(a), covered(&all, a), "{a:#x}");
+            }
+        }
+        let mut u = Blocks24::default();
+        u.union(&blocks(&small));
+        u.union(&blocks(&tiny));
+        u.seal();
+        assert!(matches!(u, Blocks24::Ranges(_)), "small tables stay ranges");
     }
 }

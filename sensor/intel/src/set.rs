@@ -257,6 +257,7 @@ impl IntelDb {
                 }
             }
         }
+        db.v4_blocks.seal();
         db.len = total.saturating_sub(db.shadowed.len());
 
         // Merge each shadowed copy's listings into its primary, in table order.
