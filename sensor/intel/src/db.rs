@@ -124,7 +124,7 @@ impl Blocks24 {
                     let Some(w) = words.get_mut((b / 64) as usize) else {
                         return;
                     };
-                    if b % 64 == 0 && end - b >= 64 {
+                    if b.is_multiple_of(64) && end - b >= 64 {
                         *w = u64::MAX;
                         b += 64;
                     } else {
@@ -836,7 +836,7 @@ mod tests {
     /// Random `net/len` pairs from a fixed LCG: lengths 8..=32, or 24..=32 for an odd `seed`
     /// (too many disjoint blocks to stay ranges once there are thousands).
     fn nets(n: usize, seed: u64) -> Vec<(u32, u8)> {
-        let min = if seed % 2 == 1 { 24 } else { 8 };
+        let min = if !seed.is_multiple_of(2) { 24 } else { 8 };
         let mut x = seed;
         (0..n)
             .map(|_| {
