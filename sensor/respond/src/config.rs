@@ -287,6 +287,11 @@ impl RespondConfig {
 
 type Invalid = (String, String);
 
+/// The longest duration any `[respond]` key accepts: ten years. Longer is a typo (a unit
+/// missing or a digit too many), and refusing it keeps every later sum and multiple of these
+/// durations far inside `Duration`'s range.
+pub const MAX_DURATION: Duration = Duration::from_secs(10 * 365 * 86_400);
+
 fn dur(key: &str, v: &Option<RawDur>, min: Duration) -> Result<Option<Duration>, Invalid> {
     let Some(v) = v else { return Ok(None) };
     let d = match v {
@@ -298,6 +303,9 @@ fn dur(key: &str, v: &Option<RawDur>, min: Duration) -> Result<Option<Duration>,
             key.into(),
             format!("must be at least {}ms", min.as_millis()),
         ));
+    }
+    if d > MAX_DURATION {
+        return Err((key.into(), "must be at most 3650 days".into()));
     }
     Ok(Some(d))
 }

@@ -267,6 +267,23 @@ fn check_respond(r: &tapir_respond::RespondConfig) -> Result<(), String> {
         r.element_timeout_max >= r.reconcile_interval.saturating_mul(3),
         || "respond.element_timeout_max < 3 x reconcile_interval".into(),
     )?;
+    let max = tapir_respond::config::MAX_DURATION;
+    for (key, d) in [
+        ("max_ttl", r.max_ttl),
+        ("default_ttl", r.default_ttl),
+        ("reconcile_interval", r.reconcile_interval),
+        ("element_timeout_max", r.element_timeout_max),
+        ("retry_min", r.retry_min),
+        ("retry_max", r.retry_max),
+        ("webhook.timeout", r.webhook.timeout),
+    ] {
+        truth(d <= max, || format!("respond.{key} {d:?} is over {max:?}"))?;
+    }
+    for rule in &r.rules {
+        truth(rule.ttl <= r.max_ttl, || {
+            format!("a respond rule's ttl {:?} is over max_ttl", rule.ttl)
+        })?;
+    }
     within("respond.max_decisions", n(r.max_decisions), 1, 1 << 24)?;
     within(
         "respond.max_new_per_minute",
@@ -374,6 +391,7 @@ mod tests {
             "[[output]]\ntarget = \"-\"\n[[output]]\ntarget = \"-\"\n",
             "[detect.beacon]\nmin_connections = 2\n",
             "[respond]\ndefault_ttl = \"40d\"\n",
+            "[respond]\nretry_max = \"3651d\"\n",
             "[[intel.feeds]]\nname = \"x\"\n",
             "[capture]\nring_size = -1\n",
             "\u{0}",
@@ -399,7 +417,8 @@ mod tests {
             .err()
             .map(|e| e.to_string())
             .unwrap_or_default();
-        assert!(e.contains("respond.element_timeout_max"), "{e}");
+        // Refused by the ten-year bound on durations since; before it, by the 3x check.
+        assert!(e.contains("respond.reconcile_interval"), "{e}");
         check(&data).expect("invariants");
     }
 
