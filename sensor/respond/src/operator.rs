@@ -142,6 +142,21 @@ impl Operator {
         ttl: Option<Duration>,
         reason: Option<&str>,
     ) -> Result<Added, OpError> {
+        self.add_from("operator", net, ttl, reason)
+    }
+
+    /// [`Self::add`] on behalf of `origin` (`operator`, `hunt:<id>`): the journal, the audit
+    /// log and `tapir block list` name it, as they name the policy rule of an automatic one.
+    ///
+    /// # Errors
+    /// As [`Self::add`].
+    pub fn add_from(
+        &mut self,
+        origin: &str,
+        net: Net,
+        ttl: Option<Duration>,
+        reason: Option<&str>,
+    ) -> Result<Added, OpError> {
         let ttl = ttl.unwrap_or(self.cfg.default_ttl);
         if ttl > self.cfg.max_ttl {
             return Err(OpError::Invalid(format!(
@@ -152,10 +167,10 @@ impl Operator {
         if ttl.is_zero() {
             return Err(OpError::Invalid("--ttl: must be greater than zero".into()));
         }
-        let reason = reason.unwrap_or("operator").to_string();
+        let reason = reason.unwrap_or(origin).to_string();
         if let Err(hit) = self.guards.check(&net) {
             let mut f = fields!("action" => "refused", "net" => net.to_string(),
-                                "origin" => "operator", "reason" => reason,
+                                "origin" => origin, "reason" => reason,
                                 "guard" => hit.name(), "detail" => hit.to_string());
             if self.cfg.dry_run {
                 f.insert("dry_run".into(), true.into());
@@ -173,7 +188,7 @@ impl Operator {
             }
             let d = Decision {
                 net,
-                origin: "operator".into(),
+                origin: origin.into(),
                 reason: reason.clone(),
                 sid: None,
                 indicator: None,

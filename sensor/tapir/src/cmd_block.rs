@@ -184,6 +184,110 @@ pub fn run(a: BlockArgs) -> anyhow::Result<()> {
     }
 }
 
+/// What `tapir hunt --block` did with the block actions of validated hypotheses.
+pub struct HuntBlocks {
+    pub blocked: usize,
+    pub refused: usize,
+    failed_pushes: Vec<String>,
+}
+
+impl HuntBlocks {
+    /// An error when a backend push failed (the decisions stay journaled), as for
+    /// `tapir block add`.
+    pub fn into_result(self) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            self.failed_pushes.is_empty(),
+            "push failed: {}; the journal keeps the decisions: `tapir block sync` or a running sensor applies them",
+            self.failed_pushes.join("; ")
+        );
+        Ok(())
+    }
+}
+
+/// Submits each target of each block action of a validated hypothesis, once per address,
+/// through [`Operator`] (origin `hunt:<id>`, reason the hunt's title, the default TTL): the
+/// guards refuse what they protect (listed on stderr, audited), the rest is journaled and
+/// pushed. Prints one line per decision and a summary line.
+///
+/// # Errors
+/// The responder's state could not be opened, or a target is not an address (a hunt's
+/// `src_ip`/`dest_ip` always is).
+pub fn submit_hunt_actions(
+    cfg: &RespondConfig,
+    report: &tapir_hunt::Report,
+) -> anyhow::Result<HuntBlocks> {
+    let mut op = Operator::open(cfg, None).map_err(|e| op_error(None, e))?;
+    for w in op.guard_warnings() {
+        eprintln!("tapir: warning: {w}");
+    }
+    let mut out = HuntBlocks {
+        blocked: 0,
+        refused: 0,
+        failed_pushes: Vec::new(),
+    };
+    let mut seen = std::collections::BTreeSet::new();
+    let validated = report
+        .hunts
+        .iter()
+        .filter(|h| h.verdict == tapir_hunt::Verdict::Validated);
+    for h in validated {
+        let origin = format!("hunt:{}", h.id);
+        let reason = format!("hunt {}: {}", h.id, h.title);
+        for act in h.actions.iter().filter(|a| a.action == "block") {
+            for t in &act.targets {
+                let net =
+                    Net::parse_strict(t).map_err(|e| anyhow::anyhow!("hunt {}: {e}", h.id))?;
+                if !seen.insert(net) {
+                    continue;
+                }
+                match op.add_from(&origin, net, None, Some(&reason)) {
+                    Ok(added) => {
+                        out.blocked += 1;
+                        eprintln!(
+                            "tapir: hunt: block: {} {} for {} ({})",
+                            if added.replaced {
+                                "re-blocked"
+                            } else {
+                                "blocked"
+                            },
+                            added.decision.net,
+                            human_ms(added.decision.ttl_ms),
+                            h.id
+                        );
+                        out.failed_pushes
+                            .extend(added.pushes.iter().filter_map(|p| {
+                                p.result
+                                    .as_ref()
+                                    .err()
+                                    .map(|e| format!("{}: {e}", p.backend))
+                            }));
+                    }
+                    Err(OpError::Guard(hit)) => {
+                        out.refused += 1;
+                        eprintln!(
+                            "tapir: hunt: block: {net} refused by guard {}: {hit} ({})",
+                            hit.name(),
+                            h.id
+                        );
+                    }
+                    Err(e) => return Err(op_error(Some(&net), e)),
+                }
+            }
+        }
+    }
+    eprintln!(
+        "tapir: hunt: block: {} decisions, {} refused by guards{}",
+        out.blocked,
+        out.refused,
+        if cfg.dry_run {
+            " (dry run: no backend touched)"
+        } else {
+            ""
+        }
+    );
+    Ok(out)
+}
+
 /// With `[respond] enabled`, starts the responder and puts its tap on `out` (alerts only,
 /// on the writer thread). Call [`finish`] with the handle after the output is dropped.
 ///

@@ -55,6 +55,11 @@ pub struct HuntArgs {
     /// Flow records kept for evidence, plots and pcaps.
     #[arg(long, value_name = "N", default_value_t = Limits::default().max_flows)]
     max_flows: usize,
+    /// Submit the block actions of validated hypotheses (`actions: block: src_ip|dest_ip`)
+    /// through the responder's guards, journal and backends, as `tapir block add` does, with
+    /// the `[respond]` settings of --config and its default TTL. Refused addresses are listed.
+    #[arg(long)]
+    block: bool,
     /// Capture files, replayed in order as one stream of packets.
     #[arg(value_name = "CAPTURE", required = true)]
     captures: Vec<PathBuf>,
@@ -192,6 +197,14 @@ pub fn run(a: HuntArgs) -> anyhow::Result<()> {
             eprintln!("tapir: hunt: {line}");
         }
     }
+    let blocked = if a.block {
+        Some(crate::cmd_block::submit_hunt_actions(
+            &cfg.respond,
+            &report,
+        )?)
+    } else {
+        None
+    };
     eprintln!(
         "tapir: hunt: {} validated, {} refuted, {} inconclusive{}{}",
         report.summary.validated,
@@ -204,7 +217,10 @@ pub fn run(a: HuntArgs) -> anyhow::Result<()> {
             .as_ref()
             .map_or(String::new(), |p| format!("; json {}", p.display()))
     );
-    Ok(())
+    match blocked {
+        Some(b) => b.into_result(),
+        None => Ok(()),
+    }
 }
 
 fn write(p: &Path, bytes: &[u8]) -> anyhow::Result<()> {

@@ -636,3 +636,110 @@ fn render(bin: &Path, html: &Path, dir: &Path) -> String {
     assert!(o.status.success(), "chromium failed: {}", text(&o.stderr));
     text(&o.stdout)
 }
+
+/// `--block`: the targets of a validated hypothesis's block action become decisions through the
+/// responder's guards, journal and backends (here the list backend, no root needed); refuted
+/// hypotheses block nothing, and guarded addresses are refused and audited.
+#[test]
+fn block_flag_submits_validated_targets_through_the_guards() {
+    let dir = temp_dir("block");
+    let demo = dir.join("demo.pcap");
+    tapir_gen_demo::write_demo(&demo).expect("demo");
+    let extra = dir.join("extra");
+    std::fs::create_dir_all(&extra).expect("mkdir");
+    let shipped = std::fs::read_to_string(
+        repo().join("rules/hunts/intel-domain-resolved-then-contacted.yaml"),
+    )
+    .expect("shipped hunt");
+    let blocking = shipped.replacen(
+        "id: intel-domain-resolved-then-contacted",
+        "id: resolved-then-contacted-block\nactions:\n  block: dest_ip",
+        1,
+    );
+    std::fs::write(extra.join("block.yaml"), blocking).expect("write");
+    let state = dir.join("state");
+    let conf = dir.join("tapir.toml");
+    std::fs::write(
+        &conf,
+        format!(
+            "[respond]\nstate_dir = {state:?}\nbackends = [\"list\"]\n[respond.list]\nlisten = \"\"\n"
+        ),
+    )
+    .expect("config");
+    let intel = repo().join("rules/intel");
+    let (r, _, o) = run_hunt(
+        &dir,
+        &[
+            "--config",
+            s(&conf),
+            "--block",
+            "--rules",
+            &hunts_dir(),
+            "--rules",
+            s(&extra),
+            "--intel",
+            s(&intel),
+        ],
+        &[&demo],
+    );
+    let err = text(&o.stderr);
+    let h = hunt(&r, "resolved-then-contacted-block");
+    assert_eq!(h["verdict"], "validated", "{}", h["reason"]);
+    let targets: Vec<&str> = h["actions"][0]["targets"]
+        .as_array()
+        .expect("targets")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    // The DNS alert goes to the resolver (home_net: refused), the TLS alert to the C2 address.
+    assert!(
+        targets.contains(&"10.0.0.2") && targets.contains(&"203.0.113.66"),
+        "{targets:?}"
+    );
+    let public: Vec<&str> = targets
+        .iter()
+        .copied()
+        .filter(|t| !t.starts_with("10."))
+        .collect();
+    let list = std::fs::read_to_string(state.join("blocklist.txt")).expect("blocklist");
+    let listed: Vec<&str> = list.lines().collect();
+    assert_eq!(listed, public, "{err}");
+    assert!(err.contains("10.0.0.2 refused by guard home_net"), "{err}");
+    assert!(
+        err.contains(&format!(
+            "block: {} decisions, {} refused by guards",
+            public.len(),
+            targets.len() - public.len()
+        )),
+        "{err}"
+    );
+    // Refuted hypotheses with block actions (exfil-to-intel-ip, intel-c2-beacon) added nothing.
+    assert_eq!(hunt(&r, "intel-c2-beacon")["verdict"], "refuted");
+    let audit = std::fs::read_to_string(state.join("audit.jsonl")).expect("audit");
+    let recs: Vec<Value> = audit
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json"))
+        .collect();
+    let c2 = recs
+        .iter()
+        .find(|r| r["action"] == "created" && r["net"] == "203.0.113.66")
+        .expect("decision for the C2 address");
+    assert_eq!(c2["origin"], "hunt:resolved-then-contacted-block");
+    assert!(c2["reason"]
+        .as_str()
+        .is_some_and(|s| s.starts_with("hunt resolved-then-contacted-block: ")));
+    assert!(recs.iter().any(|r| r["action"] == "refused"
+        && r["net"] == "10.0.0.2"
+        && r["origin"] == "hunt:resolved-then-contacted-block"));
+    // `tapir block list` shows who decided.
+    let o = tapir(&["block", "list", "--state-dir", s(&state)]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stdout)
+            .lines()
+            .any(|l| l.starts_with("203.0.113.66")
+                && l.contains("hunt:resolved-then-contacted-block")),
+        "{}",
+        text(&o.stdout)
+    );
+}
