@@ -33,15 +33,31 @@ fn run(
     depth: u64,
     workers: usize,
 ) -> (Vec<Value>, tapir_engine::Stats) {
-    let p = tmp(&format!("cap-{workers}-{depth}-{}.pcap", pcap.len()));
+    run_following(pcap, Some(set), None, depth, workers)
+}
+
+/// [`run`] with the workers starting on `set` and following `swap` (a pattern reload).
+fn run_following(
+    pcap: &[u8],
+    set: Option<&PatternSet>,
+    swap: Option<PatternSet>,
+    depth: u64,
+    workers: usize,
+) -> (Vec<Value>, tapir_engine::Stats) {
+    let p = tmp(&format!(
+        "cap-{workers}-{depth}-{}-{}.pcap",
+        pcap.len(),
+        swap.is_some()
+    ));
     std::fs::write(&p, pcap).expect("write pcap");
     let opts = ReplayOptions {
         pipeline: PipelineConfig {
             workers,
             ..PipelineConfig::default()
         },
-        patterns: Some(set.clone()),
+        patterns: set.cloned(),
         pattern_depth: depth,
+        pattern_swap: swap.map(|s| Arc::new(arc_swap::ArcSwap::from_pointee(s))),
         ..ReplayOptions::default()
     };
     let mut out = Vec::new();
@@ -310,4 +326,41 @@ fn a_bad_entry_is_reported_by_line_and_the_rest_load() {
     let (alerts, _) = run(&cap, &loaded.set, 1 << 20, 1);
     assert_eq!(alerts.len(), 2);
     let _ = Path::new(&dir);
+}
+
+/// Hot reload: workers take the set stored in the swap before their first batch, whether they
+/// started with another set, with none, or the swap holds the empty set (patterns removed).
+#[test]
+fn workers_follow_a_reloaded_pattern_set() {
+    let magic = patterns(
+        "reload-magic",
+        "id=9101 name=\"beacon magic\" content=\"XQ-BEACON-7f3a9c21-MAGIC\" proto=tcp\n",
+    );
+    let other = patterns(
+        "reload-other",
+        "id=9102 name=\"absent\" content=\"NOT-IN-THIS-CAPTURE\" proto=tcp\n",
+    );
+    let cap = tcp_capture(&body_with_magic(100), &[110], &[0, 1]);
+    for workers in [1, 3] {
+        let cases = [
+            ("other -> magic", Some(&other), Some(magic.clone()), 1),
+            ("none -> magic", None, Some(magic.clone()), 1),
+            ("magic -> empty", Some(&magic), Some(PatternSet::empty()), 0),
+            ("magic -> magic", Some(&magic), Some(magic.clone()), 1),
+            ("magic -> other", Some(&magic), Some(other.clone()), 0),
+        ];
+        for (what, start, swap, want) in cases {
+            let (alerts, st) = run_following(&cap, start, swap, 1 << 20, workers);
+            assert_eq!(
+                pattern_alerts(&alerts, 9101).len(),
+                want,
+                "{what}, {workers} workers: {alerts:?}"
+            );
+            assert!(pattern_alerts(&alerts, 9102).is_empty(), "{what}");
+            assert_eq!(st.pattern_reload_errors, 0);
+            if want == 1 {
+                assert!(st.pattern_bytes_scanned > 0, "{what}: {st:?}");
+            }
+        }
+    }
 }

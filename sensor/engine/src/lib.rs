@@ -139,6 +139,24 @@ impl Engine {
         Ok(())
     }
 
+    /// Follows a pattern reload: the scanner moves to `set` and keeps its counters (see
+    /// [`Scanner::switch_set`]); a worker with no scanner yet gets one scanning `depth` bytes
+    /// per TCP direction.
+    ///
+    /// # Errors
+    /// Hyperscan could not allocate scratch space for the set; the old set stays.
+    pub fn switch_patterns(&mut self, set: &PatternSet, depth: u64) -> Result<(), String> {
+        match self.scanner.as_mut() {
+            Some(sc) => sc.switch_set(set).map_err(|e| e.to_string()),
+            None => self.set_patterns(set, depth),
+        }
+    }
+
+    /// The payload patterns in use, if any.
+    pub fn patterns(&self) -> Option<&PatternSet> {
+        self.scanner.as_ref().map(Scanner::set)
+    }
+
     /// Swaps in a new indicator set (hot reload). Flows keep their state; indicators are
     /// matched against the new set from the next packet on.
     pub fn set_intel(&mut self, intel: Arc<IntelDb>) {
@@ -441,7 +459,8 @@ impl Engine {
                 flow.tcp.data[d] |= !p.payload.is_empty();
                 let scanner = &mut self.scanner;
                 let hits = &mut self.hits;
-                if scanner.is_some() && flow.pat.is_none() && !p.payload.is_empty() {
+                let patterns = scanner.as_ref().is_some_and(|sc| !sc.set().is_empty());
+                if patterns && flow.pat.is_none() && !p.payload.is_empty() {
                     flow.pat = Some(Box::new([StreamState::new(), StreamState::new()]));
                 }
                 let Flow {

@@ -19,6 +19,9 @@
 //! N x 18 x 1 MiB) plus each engine's bounds ([`crate::EngineConfig`]).
 
 use std::io::Write;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
 
 use crossbeam_channel::{bounded, Receiver, Sender};
 use tapir_capture::LinkPacket;
@@ -322,14 +325,55 @@ impl Dispatcher {
     }
 }
 
+/// What a worker follows between batches (hot reload): whoever holds these stores a new set,
+/// and workers switch to it before their next batch, never inside one; the reloader never
+/// waits for them.
+#[derive(Clone, Default)]
+pub struct Follow {
+    pub intel: Option<Arc<ArcSwap<tapir_intel::IntelDb>>>,
+    pub patterns: Option<Arc<ArcSwap<tapir_patterns::PatternSet>>>,
+    /// Bytes of each TCP direction scanned, for a worker that had no patterns before.
+    pub pattern_depth: u64,
+}
+
+impl Follow {
+    fn apply(
+        &self,
+        engine: &mut crate::Engine,
+        seen: &mut Option<Arc<tapir_patterns::PatternSet>>,
+    ) {
+        if let Some(swap) = &self.intel {
+            let cur = swap.load();
+            if !Arc::ptr_eq(&cur, engine.intel()) {
+                engine.set_intel(Arc::clone(&cur));
+            }
+        }
+        if let Some(swap) = &self.patterns {
+            let cur = swap.load();
+            if seen.as_ref().is_some_and(|s| Arc::ptr_eq(s, &cur)) {
+                return;
+            }
+            *seen = Some(Arc::clone(&cur));
+            if engine.patterns().is_some_and(|p| p.same_as(&cur)) {
+                return;
+            }
+            // Tried once per stored set: a failure (no memory for scratch) keeps the old one.
+            if engine.switch_patterns(&cur, self.pattern_depth).is_err() {
+                engine.sink.stats.pattern_reload_errors += 1;
+            }
+        }
+    }
+}
+
 /// Runs a worker: processes batches through `engine` and hands output to the writer.
 pub fn run_worker(
     mut engine: crate::Engine,
     ends: WorkerEnds,
     out: Sender<Output>,
     pool: Receiver<Output>,
-    intel: Option<std::sync::Arc<arc_swap::ArcSwap<tapir_intel::IntelDb>>>,
+    follow: Follow,
 ) -> crate::Stats {
+    let mut patterns_seen = None;
     let worker = ends.worker;
     let mut shipped_until = 0u64;
     // Ships lines and observations; with neither, still ships when the observation mark
@@ -354,14 +398,7 @@ pub fn run_worker(
         match msg {
             Msg::Batch(b) => {
                 let started = std::time::Instant::now();
-                // Hot reload: a new indicator set is picked up between batches, never inside
-                // one, and the reloader never waits for workers.
-                if let Some(swap) = &intel {
-                    let cur = swap.load();
-                    if !std::sync::Arc::ptr_eq(&cur, engine.intel()) {
-                        engine.set_intel(std::sync::Arc::clone(&cur));
-                    }
-                }
+                follow.apply(&mut engine, &mut patterns_seen);
                 for (p, data) in b.iter() {
                     let raw = tapir_capture::RawPacket {
                         ts_us: p.ts_us,

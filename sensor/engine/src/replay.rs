@@ -13,7 +13,9 @@ use tapir_intel::IntelDb;
 use tapir_patterns::PatternSet;
 
 use crate::behaviour::{long_conn_thresholds_us, Behaviour};
-use crate::pipeline::{run_worker, run_writer, Dispatcher, Output, PipelineConfig, WorkerEnds};
+use crate::pipeline::{
+    run_worker, run_writer, Dispatcher, Follow, Output, PipelineConfig, WorkerEnds,
+};
 use crate::{Engine, EngineConfig, Stats};
 
 /// A replay that could not run or could not write its output.
@@ -51,6 +53,9 @@ pub struct ReplayOptions {
     /// When set, workers follow this indicator set (hot reload: whoever holds it stores a
     /// new set, workers switch between batches).
     pub intel_swap: Option<Arc<ArcSwap<IntelDb>>>,
+    /// When set, workers follow this pattern set the same way (it should start out holding
+    /// `patterns`, or the empty set).
+    pub pattern_swap: Option<Arc<ArcSwap<PatternSet>>>,
     /// When set, workers publish live numbers there and the reader its progress.
     pub board: Option<Arc<crate::board::Board>>,
     /// Behaviour detectors: they run when `detect.enabled` (the default).
@@ -224,10 +229,14 @@ pub(crate) fn spawn_workers<'scope>(
         .map(|(i, (mut ends, engine))| {
             ends.meter = opts.board.as_ref().map(|b| b.meter(i));
             let (tx, pool) = (out_tx.clone(), pool_rx.clone());
-            let swap = opts.intel_swap.clone();
+            let follow = Follow {
+                intel: opts.intel_swap.clone(),
+                patterns: opts.pattern_swap.clone(),
+                pattern_depth: opts.pattern_depth,
+            };
             std::thread::Builder::new()
                 .name(format!("tapir-worker-{i}"))
-                .spawn_scoped(s, move || run_worker(engine, ends, tx, pool, swap))
+                .spawn_scoped(s, move || run_worker(engine, ends, tx, pool, follow))
         })
         .collect()
 }

@@ -63,6 +63,8 @@ pub struct Stats {
     pub pattern_streams_past_depth: u64,
     pub pattern_bytes_past_depth: u64,
     pub pattern_scan_errors: u64,
+    /// Pattern reloads a worker could not follow (no memory for scratch; it kept the old set).
+    pub pattern_reload_errors: u64,
     /// QUIC Initials that could not be used, by reason.
     pub quic_errors: BTreeMap<&'static str, u64>,
     /// Indicator hits dropped because the indicator had expired at packet time.
@@ -153,6 +155,7 @@ impl Stats {
         self.pattern_streams_past_depth += o.pattern_streams_past_depth;
         self.pattern_bytes_past_depth += o.pattern_bytes_past_depth;
         self.pattern_scan_errors += o.pattern_scan_errors;
+        self.pattern_reload_errors += o.pattern_reload_errors;
         self.intel_expired_hits += o.intel_expired_hits;
         for (k, v) in &o.sightings {
             self.add_sighting(k.0, &k.1, *v);
@@ -195,6 +198,7 @@ impl Stats {
                 self.pattern_bytes_past_depth,
             ),
             ("pattern_scan_errors".into(), self.pattern_scan_errors),
+            ("pattern_reload_errors".into(), self.pattern_reload_errors),
             ("intel_expired_hits".into(), self.intel_expired_hits),
             ("sightings_dropped".into(), self.sightings_dropped),
             ("behaviour_alerts".into(), self.behaviour_alerts),

@@ -583,6 +583,12 @@ impl PatternSet {
             .unwrap_or(0)
     }
 
+    /// Whether two sets hold the same entries, in the same order, from the same file lines
+    /// (so that a reload that changed nothing need not disturb open streams).
+    pub fn same_patterns(&self, other: &PatternSet) -> bool {
+        self.inner.defs == other.inner.defs
+    }
+
     /// Whether two handles share the same compiled set.
     pub fn same_as(&self, other: &PatternSet) -> bool {
         Arc::ptr_eq(&self.inner, &other.inner)

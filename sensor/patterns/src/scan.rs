@@ -223,6 +223,21 @@ impl Scanner {
         })
     }
 
+    /// Moves this scanner to `set` (a pattern reload), keeping its configuration and counters.
+    /// Scratch for the new databases is allocated first, so on error the scanner keeps the old
+    /// set. A stream opened under the old set moves to the new one at its next bytes
+    /// ([`Self::scan_stream`], counted in [`ScanStats::set_changes`]); a pattern whose match
+    /// straddles that point is not found, and one that fired before may fire once more.
+    ///
+    /// # Errors
+    /// Hyperscan could not allocate scratch for the new set.
+    pub fn switch_set(&mut self, set: &PatternSet) -> Result<(), Error> {
+        let mut fresh = Scanner::with_config(set, self.cfg)?;
+        fresh.stats = self.stats;
+        *self = fresh;
+        Ok(())
+    }
+
     /// The set this scanner matches.
     pub fn set(&self) -> &PatternSet {
         &self.set

@@ -3,7 +3,8 @@
 //!
 //! Signals: SIGTERM and SIGINT stop capture, drain the queues, end every open flow, flush the
 //! outputs and exit 0 (a second SIGINT exits at once). SIGHUP rebuilds the intel set and
-//! swaps it in (as in replay) and reopens output files, for logrotate.
+//! reloads the payload patterns, swapping them in (as in replay), and reopens output files,
+//! for logrotate.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
@@ -145,16 +146,28 @@ fn run_live(
     let intel = source.load_first()?;
     let swap = Arc::new(arc_swap::ArcSwap::new(Arc::clone(&intel)));
     let done = Arc::new(AtomicBool::new(false));
-    let reloader = (!source.is_empty()).then(|| {
+    let patterns = crate::load_patterns(cfg)?;
+    let mut pattern_reload = crate::PatternReload::new(cfg, patterns.as_ref());
+    let pattern_swap = pattern_reload.as_ref().map(crate::PatternReload::swap);
+    let intel_follows = !source.is_empty();
+    let reloader = (intel_follows || pattern_reload.is_some()).then(|| {
         let (swap, hup, done) = (
             Arc::clone(&swap),
             Arc::clone(&signals.hup_intel),
             Arc::clone(&done),
         );
         let every = reload_every_ms.or(source.refresh_ms());
-        std::thread::spawn(move || crate::reload_loop(&mut source, &swap, &hup, &done, every))
+        std::thread::spawn(move || {
+            crate::reload_loop(
+                &mut source,
+                pattern_reload.as_mut(),
+                &swap,
+                &hup,
+                &done,
+                every,
+            )
+        })
     });
-    let patterns = crate::load_patterns(cfg)?;
     // Sockets before outputs: a wrong interface or filter fails before any file is touched.
     let capture = LiveCapture::open(&cfg.live, cfg.pipeline.workers)?;
     let mut out_cfg = cfg.clone();
@@ -180,7 +193,8 @@ fn run_live(
         pipeline: cfg.pipeline.clone(),
         patterns,
         pattern_depth: cfg.pattern_depth,
-        intel_swap: reloader.is_some().then(|| Arc::clone(&swap)),
+        intel_swap: intel_follows.then(|| Arc::clone(&swap)),
+        pattern_swap,
         board: Some(Arc::clone(&board)),
         detect: cfg.detect.clone(),
         ..ReplayOptions::default()
@@ -205,8 +219,8 @@ fn run_live(
         let _ = h.join();
     }
     if let Some(h) = reloader {
-        if let Some(line) = h.join().ok().and_then(|r| r.line()) {
-            eprintln!("{line}");
+        if let Ok(r) = h.join() {
+            r.print();
         }
     }
     drop(out);

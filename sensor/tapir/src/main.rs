@@ -8,12 +8,15 @@ mod cmd_hunt;
 mod cmd_rules;
 mod cmd_run;
 mod metrics;
+mod pattern_reload;
 mod progress;
 mod run_hunts;
 mod service;
 
 // In the library (src/lib.rs) so that tests/fuzz can link the config loader.
 use tapir::{config, outputs};
+
+use pattern_reload::{load_patterns, PatternReload};
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -84,7 +87,7 @@ enum Cmd {
         captures: Vec<PathBuf>,
     },
     /// Capture live from network interfaces (AF_PACKET or libpcap) until SIGTERM/SIGINT and
-    /// write EVE JSON events; SIGHUP reloads intel and reopens output files.
+    /// write EVE JSON events; SIGHUP reloads intel and patterns and reopens output files.
     Run(cmd_run::RunArgs),
     /// Operator block decisions: add, del, list, sync (same guards, journal and backends as
     /// the sensor's automatic ones).
@@ -294,12 +297,24 @@ fn run_replay(
     let hup = Arc::new(AtomicBool::new(false));
     let _ = signal_hook::flag::register(signal_hook::consts::SIGHUP, Arc::clone(&hup));
     let done = Arc::new(AtomicBool::new(false));
-    let reloader = (!source.is_empty()).then(|| {
+    let patterns = load_patterns(cfg)?;
+    let mut pattern_reload = PatternReload::new(cfg, patterns.as_ref());
+    let pattern_swap = pattern_reload.as_ref().map(PatternReload::swap);
+    let intel_follows = !source.is_empty();
+    let reloader = (intel_follows || pattern_reload.is_some()).then(|| {
         let (swap, hup, done) = (Arc::clone(&swap), Arc::clone(&hup), Arc::clone(&done));
         let every = reload_every_ms.or(source.refresh_ms());
-        std::thread::spawn(move || reload_loop(&mut source, &swap, &hup, &done, every))
+        std::thread::spawn(move || {
+            reload_loop(
+                &mut source,
+                pattern_reload.as_mut(),
+                &swap,
+                &hup,
+                &done,
+                every,
+            )
+        })
     });
-    let patterns = load_patterns(cfg)?;
     let mut outs = outputs::open(cfg)?;
     let mut out = outputs::writer(&mut outs);
     if let Some(ep) = &endpoint {
@@ -314,7 +329,8 @@ fn run_replay(
         reader: cfg.reader,
         patterns,
         pattern_depth: cfg.pattern_depth,
-        intel_swap: reloader.is_some().then(|| Arc::clone(&swap)),
+        intel_swap: intel_follows.then(|| Arc::clone(&swap)),
+        pattern_swap,
         board: Some(Arc::clone(&board)),
         detect: cfg.detect.clone(),
     };
@@ -323,8 +339,8 @@ fn run_replay(
     drop(bar);
     done.store(true, Ordering::Relaxed);
     if let Some(h) = reloader {
-        if let Some(line) = h.join().ok().and_then(|r| r.line()) {
-            eprintln!("{line}");
+        if let Ok(r) = h.join() {
+            r.print();
         }
     }
     // Flushes the local outputs, then waits (bounded) for the brokers.
@@ -355,39 +371,6 @@ fn run_replay(
         std::thread::sleep(metrics_linger);
     }
     Ok(())
-}
-
-/// Compiles (or takes from the cache) the configured payload patterns; bad lines are reported
-/// and the rest load.
-pub(crate) fn load_patterns(
-    cfg: &config::Config,
-) -> anyhow::Result<Option<tapir_patterns::PatternSet>> {
-    if cfg.patterns.is_empty() {
-        return Ok(None);
-    }
-    let opts = tapir_patterns::BuildOptions {
-        cache_dir: cfg.pattern_cache.clone(),
-    };
-    let loaded = tapir_patterns::PatternSet::load_paths(&cfg.patterns, &opts)?;
-    for e in &loaded.errors {
-        eprintln!("tapir: warning: patterns: {e}");
-    }
-    if loaded.errors_dropped > 0 {
-        eprintln!(
-            "tapir: warning: patterns: {} more errors not shown",
-            loaded.errors_dropped
-        );
-    }
-    eprintln!(
-        "tapir: patterns: {} loaded{}",
-        loaded.set.len(),
-        if loaded.from_cache {
-            " (compiled databases from cache)"
-        } else {
-            ""
-        }
-    );
-    Ok(Some(loaded.set))
 }
 
 /// Peak resident memory of this process in MiB (Linux `VmHWM`), if known.
@@ -586,9 +569,11 @@ impl IntelSource {
     }
 }
 
-/// Rebuilds the indicator set on SIGHUP or every `every_ms`, until `done`.
+/// Until `done`: rebuilds the indicator set on SIGHUP, every `every_ms` and when its files
+/// change; reloads the payload patterns on SIGHUP.
 fn reload_loop(
     source: &mut IntelSource,
+    mut patterns: Option<&mut PatternReload>,
     swap: &arc_swap::ArcSwap<IntelDb>,
     hup: &AtomicBool,
     done: &AtomicBool,
@@ -608,7 +593,13 @@ fn reload_loop(
             last_poll = std::time::Instant::now();
             edited = source.edited();
         }
-        if !(hup.swap(false, Ordering::Relaxed) || due || edited) {
+        let hupped = hup.swap(false, Ordering::Relaxed);
+        if hupped {
+            if let Some(p) = patterns.as_deref_mut() {
+                p.reload();
+            }
+        }
+        if source.is_empty() || !(hupped || due || edited) {
             continue;
         }
         last = std::time::Instant::now();
@@ -631,6 +622,7 @@ fn reload_loop(
         failed,
         parsed: source.tables.parsed.saturating_sub(first.parsed),
         reused: source.tables.reused.saturating_sub(first.reused),
+        patterns: patterns.and_then(|p| p.line()),
     }
 }
 
@@ -655,9 +647,18 @@ struct ReloadSummary {
     /// Feed tables parsed again and kept unchanged over all reloads.
     parsed: usize,
     reused: usize,
+    /// The pattern reloads' closing line, if there were any.
+    patterns: Option<String>,
 }
 
 impl ReloadSummary {
+    /// Prints the closing lines about reloads, if there were any.
+    fn print(&self) {
+        for line in self.line().iter().chain(&self.patterns) {
+            eprintln!("{line}");
+        }
+    }
+
     /// The run's closing line about reloads, if there were any.
     fn line(&self) -> Option<String> {
         (self.ok + self.failed > 0).then(|| {

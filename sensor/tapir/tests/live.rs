@@ -599,8 +599,9 @@ fn alerts_for(path: &Path, name: &str) -> Vec<Value> {
 }
 
 /// SIGHUP: an indicator added to the intel file (its modification time kept, so only the
-/// signal can make tapir notice) alerts on traffic after the signal and not before; the EVE
-/// file, moved away as logrotate does, is reopened under its name.
+/// signal can make tapir notice) and a payload pattern added to the pattern file alert on
+/// traffic after the signal and not before; the EVE file, moved away as logrotate does, is
+/// reopened under its name.
 #[test]
 fn sighup_swaps_intel_and_reopens_the_output() {
     require_live!();
@@ -610,6 +611,12 @@ fn sighup_swaps_intel_and_reopens_the_output() {
     std::fs::create_dir_all(&dir).expect("intel dir");
     let list = dir.join("domains.txt");
     std::fs::write(&list, "unrelated.example\n").expect("write intel");
+    let pat_dir = temp("hup-patterns");
+    let _ = std::fs::remove_dir_all(&pat_dir);
+    std::fs::create_dir_all(&pat_dir).expect("pattern dir");
+    let rules = pat_dir.join("patterns-hup.rules");
+    let unrelated = "id=9300 name=\"unrelated\" content=\"not-in-this-traffic\" proto=udp\n";
+    std::fs::write(&rules, unrelated).expect("write patterns");
     let before = temp("hup-before.pcap");
     let after = temp("hup-after.pcap");
     dns_query_capture(&before, name, 40001);
@@ -619,10 +626,20 @@ fn sighup_swaps_intel_and_reopens_the_output() {
     let rotated = temp("hup-live.json.1");
     let _ = std::fs::remove_file(&eve);
     let (eve_s, dir_s) = (eve.display().to_string(), dir.display().to_string());
+    let pat_s = pat_dir.display().to_string();
     let sensor = Sensor::start(
         &link,
         "h",
-        &["--workers", "1", "--eve", &eve_s, "--intel", &dir_s],
+        &[
+            "--workers",
+            "1",
+            "--eve",
+            &eve_s,
+            "--intel",
+            &dir_s,
+            "--patterns",
+            &pat_s,
+        ],
     );
     let base = link.rx_packets();
     link.send(100, std::slice::from_ref(&before));
@@ -649,6 +666,12 @@ fn sighup_swaps_intel_and_reopens_the_output() {
         .open(&list)
         .and_then(|f| f.set_modified(mtime))
         .expect("keep mtime");
+    // The query's first label, as it is on the wire (length-prefixed), in the UDP payload.
+    std::fs::write(
+        &rules,
+        format!("{unrelated}id=9301 name=\"hup pattern\" content=\"|08|hup-swap\" proto=udp\n"),
+    )
+    .expect("edit patterns");
     std::fs::rename(&eve, &rotated).expect("rotate");
     sensor.signal("HUP");
     // The set is rebuilt off the packet path; give it a moment (it is two lines).
@@ -658,6 +681,23 @@ fn sighup_swaps_intel_and_reopens_the_output() {
     let (status, log) = sensor.stop();
     assert!(status.success(), "{log}");
     assert!(log.contains("tapir: intel: 1 reloads, 0 refused"), "{log}");
+    assert!(
+        log.contains("tapir: patterns: 1 reloads (1 changed the set, 0 unchanged), 0 refused"),
+        "{log}"
+    );
+    let pattern_alerts = |p: &Path| -> Vec<Value> {
+        lines(p)
+            .into_iter()
+            .filter(|e| e["event_type"] == "alert" && e["alert"]["signature_id"] == 9301)
+            .collect()
+    };
+    let hits = pattern_alerts(&eve);
+    assert_eq!(hits.len(), 1, "one pattern alert after HUP:\n{log}");
+    assert_eq!(hits[0]["src_port"], 40002);
+    assert!(
+        pattern_alerts(&rotated).is_empty(),
+        "no pattern alert before HUP"
+    );
     let new_alerts = alerts_for(&eve, name);
     assert_eq!(new_alerts.len(), 1, "one alert after HUP:\n{log}");
     assert_eq!(new_alerts[0]["src_port"], 40002);
@@ -675,6 +715,7 @@ fn sighup_swaps_intel_and_reopens_the_output() {
         let _ = std::fs::remove_file(p);
     }
     let _ = std::fs::remove_dir_all(dir);
+    let _ = std::fs::remove_dir_all(pat_dir);
 }
 
 /// The interface is deleted under a running capture: tapir writes what it captured, says why
