@@ -326,3 +326,29 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod regressions {
+    use crate::FeedFormat;
+
+    /// Finding 5 (tests/fuzz/README.md): a MISP URL attribute with nested defanging
+    /// (`[[[[:]]]]`, one level refanged per pass) normalised to a value that refanged again on
+    /// lookup, so `find` missed the indicator just loaded.
+    #[test]
+    fn nested_defang_is_refused_not_stored_unfindable() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/fuzz/seeds/intel_misp_event/regress-nested-defang.json"
+        );
+        let data = std::fs::read(path).expect("regression input");
+        super::fuzz_feed(FeedFormat::MispEvent, &data);
+        for (text, ok) in [
+            ("evil[.]example", true),
+            ("evil[[.]]example", false),
+            ("http://a.example/x[[:]]y", false),
+            ("hxxp://a[.]example/p", true),
+        ] {
+            assert_eq!(crate::parse::parse_auto(text).is_ok(), ok, "{text}");
+        }
+    }
+}

@@ -50,6 +50,8 @@ pub enum LineError {
     InvalidHash(&'static str),
     #[error("cannot tell the indicator type of this value")]
     UnknownType,
+    #[error("defanged more than once (a marker such as [.] is left after refanging)")]
+    NestedDefang,
 }
 
 /// An IP network in host byte order with its prefix length; host bits are always zero.
@@ -207,21 +209,37 @@ pub(crate) fn refang(text: &str) -> Cow<'_, str> {
         // hxxp / hXXp / hxxps -> http(s); only at the start, where a scheme is.
         s.replace_range(0..3, "htt");
     }
-    for (from, to) in [
-        ("[://]", "://"),
-        ("[.]", "."),
-        ("(.)", "."),
-        ("{.}", "."),
-        ("[dot]", "."),
-        ("(dot)", "."),
-        ("[DOT]", "."),
-        ("[:]", ":"),
-    ] {
+    for (from, to) in DEFANG_MARKERS {
         if s.contains(from) {
             s = s.replace(from, to);
         }
     }
     Cow::Owned(s)
+}
+
+/// What [`refang`] replaces, and with what.
+const DEFANG_MARKERS: [(&str, &str); 8] = [
+    ("[://]", "://"),
+    ("[.]", "."),
+    ("(.)", "."),
+    ("{.}", "."),
+    ("[dot]", "."),
+    ("(dot)", "."),
+    ("[DOT]", "."),
+    ("[:]", ":"),
+];
+
+/// [`refang`] once, refusing a value that still holds a marker afterwards (`[[.]]`): refanging
+/// it again would change it, so its normalised form would not read back as itself (a fuzz
+/// finding). One pass, linear in the length, unlike refanging to a fixed point.
+fn refang_once(text: &str) -> Result<Cow<'_, str>, LineError> {
+    let t = refang(text);
+    if let Cow::Owned(o) = &t {
+        if DEFANG_MARKERS.iter().any(|(from, _)| o.contains(from)) {
+            return Err(LineError::NestedDefang);
+        }
+    }
+    Ok(t)
 }
 
 /// A domain that may be Unicode (IDNA, converted to its punycode form per UTS #46) or defanged.
@@ -239,7 +257,7 @@ pub(crate) fn parse_domain_any(text: &str) -> Result<String, LineError> {
 /// Parses `value` as an indicator of type `ty` after refanging. Domain values that are IP
 /// addresses become IP indicators (see [`parse_value`]).
 pub(crate) fn parse_typed(ty: IndicatorType, text: &str) -> Result<Parsed, LineError> {
-    let t = refang(text.trim());
+    let t = refang_once(text.trim())?;
     let t = t.as_ref();
     if t.is_empty() {
         return Err(LineError::UnknownType);
@@ -276,7 +294,7 @@ pub(crate) fn parse_typed(ty: IndicatorType, text: &str) -> Result<Parsed, LineE
 /// hash: a bare 32-digit hex string could be a JA3 or HASSH too, so those need a typed list),
 /// `host/path` (a scheme-less URL, as Zeek writes them), else a domain.
 pub(crate) fn parse_auto(text: &str) -> Result<Parsed, LineError> {
-    let t = refang(text.trim());
+    let t = refang_once(text.trim())?;
     let t = t.as_ref();
     if t.is_empty() {
         return Err(LineError::UnknownType);
