@@ -147,27 +147,15 @@ fn run_live(
     let swap = Arc::new(arc_swap::ArcSwap::new(Arc::clone(&intel)));
     let done = Arc::new(AtomicBool::new(false));
     let patterns = crate::load_patterns(cfg)?;
-    let mut pattern_reload = crate::PatternReload::new(cfg, patterns.as_ref());
-    let pattern_swap = pattern_reload.as_ref().map(crate::PatternReload::swap);
-    let intel_follows = !source.is_empty();
-    let reloader = (intel_follows || pattern_reload.is_some()).then(|| {
-        let (swap, hup, done) = (
-            Arc::clone(&swap),
-            Arc::clone(&signals.hup_intel),
-            Arc::clone(&done),
-        );
-        let every = reload_every_ms.or(source.refresh_ms());
-        std::thread::spawn(move || {
-            crate::reload_loop(
-                &mut source,
-                pattern_reload.as_mut(),
-                &swap,
-                &hup,
-                &done,
-                every,
-            )
-        })
-    });
+    let reloader = crate::Reloader::start(
+        cfg,
+        source,
+        patterns.as_ref(),
+        &swap,
+        &signals.hup_intel,
+        &done,
+        reload_every_ms,
+    );
     // Sockets before outputs: a wrong interface or filter fails before any file is touched.
     let capture = LiveCapture::open(&cfg.live, cfg.pipeline.workers)?;
     let mut out_cfg = cfg.clone();
@@ -193,8 +181,8 @@ fn run_live(
         pipeline: cfg.pipeline.clone(),
         patterns,
         pattern_depth: cfg.pattern_depth,
-        intel_swap: intel_follows.then(|| Arc::clone(&swap)),
-        pattern_swap,
+        intel_swap: reloader.intel_swap.clone(),
+        pattern_swap: reloader.pattern_swap.clone(),
         board: Some(Arc::clone(&board)),
         detect: cfg.detect.clone(),
         ..ReplayOptions::default()
@@ -218,11 +206,7 @@ fn run_live(
     if let Some(h) = watchdog {
         let _ = h.join();
     }
-    if let Some(h) = reloader {
-        if let Ok(r) = h.join() {
-            r.print();
-        }
-    }
+    reloader.finish();
     drop(out);
     crate::cmd_block::finish(responder);
     let out_stats = outs.close();

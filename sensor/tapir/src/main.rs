@@ -298,23 +298,15 @@ fn run_replay(
     let _ = signal_hook::flag::register(signal_hook::consts::SIGHUP, Arc::clone(&hup));
     let done = Arc::new(AtomicBool::new(false));
     let patterns = load_patterns(cfg)?;
-    let mut pattern_reload = PatternReload::new(cfg, patterns.as_ref());
-    let pattern_swap = pattern_reload.as_ref().map(PatternReload::swap);
-    let intel_follows = !source.is_empty();
-    let reloader = (intel_follows || pattern_reload.is_some()).then(|| {
-        let (swap, hup, done) = (Arc::clone(&swap), Arc::clone(&hup), Arc::clone(&done));
-        let every = reload_every_ms.or(source.refresh_ms());
-        std::thread::spawn(move || {
-            reload_loop(
-                &mut source,
-                pattern_reload.as_mut(),
-                &swap,
-                &hup,
-                &done,
-                every,
-            )
-        })
-    });
+    let reloader = Reloader::start(
+        cfg,
+        source,
+        patterns.as_ref(),
+        &swap,
+        &hup,
+        &done,
+        reload_every_ms,
+    );
     let mut outs = outputs::open(cfg)?;
     let mut out = outputs::writer(&mut outs);
     if let Some(ep) = &endpoint {
@@ -329,8 +321,8 @@ fn run_replay(
         reader: cfg.reader,
         patterns,
         pattern_depth: cfg.pattern_depth,
-        intel_swap: intel_follows.then(|| Arc::clone(&swap)),
-        pattern_swap,
+        intel_swap: reloader.intel_swap.clone(),
+        pattern_swap: reloader.pattern_swap.clone(),
         board: Some(Arc::clone(&board)),
         detect: cfg.detect.clone(),
     };
@@ -338,11 +330,7 @@ fn run_replay(
     let report = replay_with(captures, intel, cfg.engine.clone(), &opts, &mut *out);
     drop(bar);
     done.store(true, Ordering::Relaxed);
-    if let Some(h) = reloader {
-        if let Ok(r) = h.join() {
-            r.print();
-        }
-    }
+    reloader.finish();
     // Flushes the local outputs, then waits (bounded) for the brokers.
     drop(out);
     cmd_block::finish(responder);
@@ -566,6 +554,59 @@ impl IntelSource {
             return Err(format!("{} feed(s) failed", report.failed_feeds.len()));
         }
         Ok(db)
+    }
+}
+
+/// A run's reload thread, and the sets its workers follow.
+pub(crate) struct Reloader {
+    handle: Option<std::thread::JoinHandle<ReloadSummary>>,
+    /// Set when intel is configured.
+    pub(crate) intel_swap: Option<Arc<arc_swap::ArcSwap<IntelDb>>>,
+    /// Set when payload patterns are configured.
+    pub(crate) pattern_swap: Option<Arc<arc_swap::ArcSwap<tapir_patterns::PatternSet>>>,
+}
+
+impl Reloader {
+    /// Starts [`reload_loop`] when there is intel or a pattern path to reload; `swap` holds
+    /// the first intel set, `patterns` the first pattern set.
+    pub(crate) fn start(
+        cfg: &config::Config,
+        mut source: IntelSource,
+        patterns: Option<&tapir_patterns::PatternSet>,
+        swap: &Arc<arc_swap::ArcSwap<IntelDb>>,
+        hup: &Arc<AtomicBool>,
+        done: &Arc<AtomicBool>,
+        reload_every_ms: Option<u64>,
+    ) -> Reloader {
+        let mut pattern_reload = PatternReload::new(cfg, patterns);
+        let pattern_swap = pattern_reload.as_ref().map(PatternReload::swap);
+        let intel_swap = (!source.is_empty()).then(|| Arc::clone(swap));
+        let handle = (intel_swap.is_some() || pattern_reload.is_some()).then(|| {
+            let (swap, hup, done) = (Arc::clone(swap), Arc::clone(hup), Arc::clone(done));
+            let every = reload_every_ms.or(source.refresh_ms());
+            std::thread::spawn(move || {
+                reload_loop(
+                    &mut source,
+                    pattern_reload.as_mut(),
+                    &swap,
+                    &hup,
+                    &done,
+                    every,
+                )
+            })
+        });
+        Reloader {
+            handle,
+            intel_swap,
+            pattern_swap,
+        }
+    }
+
+    /// Waits for the thread (after `done` is set) and prints its closing lines.
+    pub(crate) fn finish(self) {
+        if let Some(r) = self.handle.and_then(|h| h.join().ok()) {
+            r.print();
+        }
     }
 }
 
