@@ -351,4 +351,32 @@ mod regressions {
             assert_eq!(crate::parse::parse_auto(text).is_ok(), ok, "{text}");
         }
     }
+
+    /// Finding 8: a scheme-less URL of exactly [`crate::MAX_URL_LEN`] bytes was accepted, then
+    /// normalised with `http://` in front to a value over the limit, which `find` refused to
+    /// parse, so the indicator just loaded was not found again.
+    #[test]
+    fn url_over_the_limit_once_normalised_is_refused() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/fuzz/seeds/intel_misp_event/regress-url-normalised-too-long.json"
+        );
+        let data = std::fs::read(path).expect("regression input");
+        super::fuzz_feed(FeedFormat::MispEvent, &data);
+        let max = crate::MAX_URL_LEN;
+        let host = "evil.example/";
+        let fits = format!("{host}{}", "a".repeat(max - host.len() - "http://".len()));
+        let parsed = crate::parse::parse_url(&fits).expect("fits once normalised");
+        assert_eq!(parsed.value.len(), max);
+        assert_eq!(
+            crate::parse::parse_url(&parsed.value).map(|p| p.value),
+            Ok(parsed.value.clone())
+        );
+        let over = format!("{fits}a");
+        assert!(crate::parse::parse_url(&over).is_err(), "{} bytes", over.len());
+        // `/` before a bare query lengthens it too.
+        let query = format!("http://evil.example?{}", "q".repeat(max - 20));
+        assert_eq!(query.len(), max);
+        assert!(crate::parse::parse_url(&query).is_err());
+    }
 }

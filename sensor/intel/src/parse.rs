@@ -442,7 +442,8 @@ pub(crate) fn parse_file_hash(text: &str) -> Result<String, LineError> {
 /// Userinfo and fragment are dropped (never sent in a request target), the host is normalised
 /// like a domain or an IP, default ports (80 for http, 443 for https) are dropped, an empty path
 /// becomes `/`, and path and query are kept byte for byte so that percent-encoding matches what
-/// a client puts on the wire.
+/// a client puts on the wire. Both the text and the normalised value are at most
+/// [`MAX_URL_LEN`] bytes.
 pub(crate) fn parse_url(text: &str) -> Result<UrlParts, LineError> {
     if text.len() > MAX_URL_LEN {
         return Err(LineError::InvalidUrl("longer than the URL limit"));
@@ -527,6 +528,11 @@ pub(crate) fn parse_url(text: &str) -> Result<UrlParts, LineError> {
         value.push_str(&p.to_string());
     }
     value.push_str(&path);
+    // Normalising can lengthen a URL (`http://` added to a scheme-less one, `/` before a bare
+    // query), and a stored value must read back as itself, under the same limit (a fuzz finding).
+    if value.len() > MAX_URL_LEN {
+        return Err(LineError::InvalidUrl("longer than the URL limit once normalised"));
+    }
     Ok(UrlParts {
         value,
         host,
