@@ -279,10 +279,7 @@ impl WorkerMeter {
             let st = &mut s.stats;
             st.set_defrag(&d);
             if let Some(p) = scan {
-                st.pattern_bytes_scanned = p.bytes_scanned;
-                st.pattern_streams_past_depth = p.streams_past_depth;
-                st.pattern_bytes_past_depth = p.bytes_past_depth;
-                st.pattern_scan_errors = p.scan_errors;
+                st.set_patterns(&p);
             }
             s.flows_active = flows_active;
             s.reassembly_bytes = self.reassembly_bytes;

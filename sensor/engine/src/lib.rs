@@ -242,11 +242,7 @@ impl Engine {
         let st = &mut self.sink.stats;
         st.set_defrag(&d);
         if let Some(sc) = &self.scanner {
-            let p = sc.stats();
-            st.pattern_bytes_scanned = p.bytes_scanned;
-            st.pattern_streams_past_depth = p.streams_past_depth;
-            st.pattern_bytes_past_depth = p.bytes_past_depth;
-            st.pattern_scan_errors = p.scan_errors;
+            st.set_patterns(&sc.stats());
         }
         let flows = self.flows.take_all();
         for (_, f) in flows {

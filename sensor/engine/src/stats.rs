@@ -63,6 +63,9 @@ pub struct Stats {
     pub pattern_streams_past_depth: u64,
     pub pattern_bytes_past_depth: u64,
     pub pattern_scan_errors: u64,
+    /// Stream directions open at a pattern reload whose scan on the previous set went on
+    /// beside the new one (so a kept pattern's match across the reload point is found).
+    pub pattern_streams_carried: u64,
     /// Pattern reloads a worker could not follow (no memory for scratch; it kept the old set).
     pub pattern_reload_errors: u64,
     /// QUIC Initials that could not be used, by reason.
@@ -83,6 +86,15 @@ impl Stats {
         self.defrag_bad_fragments = d.bad_fragments;
         self.defrag_overlaps = d.overlaps;
         self.defrag_trimmed = d.trimmed;
+    }
+
+    /// Takes a pattern scanner's running totals (kept there, as for the defragmenter).
+    pub fn set_patterns(&mut self, p: &tapir_patterns::ScanStats) {
+        self.pattern_bytes_scanned = p.bytes_scanned;
+        self.pattern_streams_past_depth = p.streams_past_depth;
+        self.pattern_bytes_past_depth = p.bytes_past_depth;
+        self.pattern_scan_errors = p.scan_errors;
+        self.pattern_streams_carried = p.streams_carried;
     }
 
     pub fn decode_error(&mut self, reason: &'static str) {
@@ -155,6 +167,7 @@ impl Stats {
         self.pattern_streams_past_depth += o.pattern_streams_past_depth;
         self.pattern_bytes_past_depth += o.pattern_bytes_past_depth;
         self.pattern_scan_errors += o.pattern_scan_errors;
+        self.pattern_streams_carried += o.pattern_streams_carried;
         self.pattern_reload_errors += o.pattern_reload_errors;
         self.intel_expired_hits += o.intel_expired_hits;
         for (k, v) in &o.sightings {
@@ -198,6 +211,10 @@ impl Stats {
                 self.pattern_bytes_past_depth,
             ),
             ("pattern_scan_errors".into(), self.pattern_scan_errors),
+            (
+                "pattern_streams_carried".into(),
+                self.pattern_streams_carried,
+            ),
             ("pattern_reload_errors".into(), self.pattern_reload_errors),
             ("intel_expired_hits".into(), self.intel_expired_hits),
             ("sightings_dropped".into(), self.sightings_dropped),

@@ -373,10 +373,36 @@ mod regressions {
             Ok(parsed.value.clone())
         );
         let over = format!("{fits}a");
-        assert!(crate::parse::parse_url(&over).is_err(), "{} bytes", over.len());
+        assert!(
+            crate::parse::parse_url(&over).is_err(),
+            "{} bytes",
+            over.len()
+        );
         // `/` before a bare query lengthens it too.
         let query = format!("http://evil.example?{}", "q".repeat(max - 20));
         assert_eq!(query.len(), max);
         assert!(crate::parse::parse_url(&query).is_err());
+    }
+
+    /// Finding 9: a URL with a Unicode space or C1 control (U+0085 NEL) before its fragment was
+    /// stored ending in it (the fragment is dropped), and `find` trims Unicode whitespace, so
+    /// the indicator just loaded was not found again.
+    #[test]
+    fn url_with_unicode_space_is_refused() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/fuzz/seeds/intel_csv/regress-url-unicode-space.csv"
+        );
+        let data = std::fs::read(path).expect("regression input");
+        super::fuzz_feed(FeedFormat::Csv, &data);
+        for (text, ok) in [
+            ("http://evil.example/a\u{85}#frag", false),
+            ("http://evil.example/b\u{2028}", false),
+            ("http://evil.example/\u{a0}x", false),
+            ("http://evil.example/\u{9f}", false),
+            ("http://evil.example/caf\u{e9}", true),
+        ] {
+            assert_eq!(crate::parse::parse_url(text).is_ok(), ok, "{text:?}");
+        }
     }
 }

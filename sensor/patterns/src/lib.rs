@@ -96,7 +96,7 @@ pub struct Ports {
 }
 
 /// Transport protocols a pattern applies to.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum ProtoScope {
     /// TCP streams only.
     Tcp,
@@ -108,7 +108,7 @@ pub enum ProtoScope {
 }
 
 /// Directions a pattern applies to.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum DirScope {
     /// Client-to-server bytes only.
     ToServer,
@@ -131,7 +131,7 @@ impl DirScope {
 }
 
 /// A set of inclusive port ranges.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct PortSet {
     ranges: Vec<(u16, u16)>,
 }
@@ -149,7 +149,7 @@ impl PortSet {
 }
 
 /// Where a pattern applies. `None` port sets mean any port.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Scope {
     /// Transport protocols.
     pub proto: ProtoScope,
@@ -181,7 +181,7 @@ impl Scope {
 }
 
 /// What a pattern matches.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Matcher {
     /// Exact bytes, optionally ASCII case-insensitive.
     Literal {

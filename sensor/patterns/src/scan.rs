@@ -51,6 +51,10 @@ pub struct ScanStats {
     pub scan_errors: u64,
     /// Streams moved to this scanner's set after being opened under another one.
     pub set_changes: u64,
+    /// Of those, streams whose Hyperscan stream on the previous set went on scanning beside
+    /// the new one (see [`Scanner::switch_set`]), so that a match straddling the reload point
+    /// of a pattern kept by the reload is still found.
+    pub streams_carried: u64,
 }
 
 /// One match, borrowed from the [`PatternSet`].
@@ -131,6 +135,9 @@ pub struct StreamState {
     done: bool,
     dir: Option<Direction>,
     ports: Ports,
+    /// The stream on the scanner's previous set, still scanned after a reload (see
+    /// [`Scanner::switch_set`]); its hits are reported under the current set's indices.
+    prev: Option<OpenStream>,
     /// Sorted pattern indices that already fired in the current set (at most
     /// [`MAX_FIRED_PER_STREAM`]); empty, and so unallocated, for the many streams that never
     /// match. Hyperscan's single-match flag already gives once-per-stream; this keeps the
@@ -159,6 +166,12 @@ impl StreamState {
         self.hs.as_ref().is_some_and(|h| h.stream.is_some())
     }
 
+    /// Whether the stream of the previous pattern set is still scanned beside the current one
+    /// (after [`Scanner::switch_set`]).
+    pub fn is_carried(&self) -> bool {
+        self.prev.as_ref().is_some_and(|h| h.stream.is_some())
+    }
+
     /// Bytes of this direction given so far.
     pub fn offset(&self) -> u64 {
         self.offset
@@ -180,6 +193,63 @@ pub struct Scanner {
     /// outside Hyperscan and may do anything, including panic). Capacity is reserved up front;
     /// with single-match there are at most as many matches per call as patterns.
     pending: Vec<(u32, u64)>,
+    /// The set before the last [`Self::switch_set`], for the streams opened under it.
+    prev: Option<PrevSet>,
+}
+
+/// The set a scanner was switched away from: its scratch, and where each of its patterns went.
+struct PrevSet {
+    set: PatternSet,
+    scratch: Scratch,
+    /// Index in the old set -> index of the same pattern (same matcher and scope) in the new
+    /// set; [`NOT_KEPT`] for a pattern the reload removed or changed.
+    carry: Box<[u32]>,
+}
+
+const NOT_KEPT: u32 = u32::MAX;
+
+impl PrevSet {
+    fn carry(&self, old: u32) -> Option<u32> {
+        usize::try_from(old)
+            .ok()
+            .and_then(|i| self.carry.get(i))
+            .copied()
+            .filter(|&n| n != NOT_KEPT)
+    }
+
+    fn holds(&self, stream: &OpenStream) -> bool {
+        Arc::ptr_eq(&stream.set, &self.set.inner)
+    }
+
+    /// Patterns that fired, under their new indices (so a kept pattern does not fire again).
+    fn carry_fired(&self, fired: &[u32]) -> Vec<u32> {
+        let mut out: Vec<u32> = fired.iter().filter_map(|&i| self.carry(i)).collect();
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+}
+
+/// Where each pattern of `old` is in `new`: the same matcher and scope (name, severity and
+/// the rest may change). Duplicates pair up in order.
+fn carry_map(old: &PatternSet, new: &PatternSet) -> Box<[u32]> {
+    use std::collections::HashMap;
+    let mut by_key: HashMap<(&crate::Matcher, &crate::Scope), Vec<u32>> = HashMap::new();
+    for (i, d) in new.inner.defs.iter().enumerate().rev() {
+        if let Ok(i) = u32::try_from(i) {
+            by_key.entry((&d.matcher, &d.scope)).or_default().push(i);
+        }
+    }
+    old.inner
+        .defs
+        .iter()
+        .map(|d| {
+            by_key
+                .get_mut(&(&d.matcher, &d.scope))
+                .and_then(Vec::pop)
+                .unwrap_or(NOT_KEPT)
+        })
+        .collect()
 }
 
 impl std::fmt::Debug for Scanner {
@@ -220,21 +290,40 @@ impl Scanner {
             cfg,
             stats: ScanStats::default(),
             pending: Vec::with_capacity(inner.defs.len().min(MAX_PATTERNS)),
+            prev: None,
         })
     }
 
     /// Moves this scanner to `set` (a pattern reload), keeping its configuration and counters.
     /// Scratch for the new databases is allocated first, so on error the scanner keeps the old
     /// set. A stream opened under the old set moves to the new one at its next bytes
-    /// ([`Self::scan_stream`], counted in [`ScanStats::set_changes`]); a pattern whose match
-    /// straddles that point is not found, and one that fired before may fire once more.
+    /// ([`Self::scan_stream`], counted in [`ScanStats::set_changes`]): a new Hyperscan stream
+    /// starts there, and the old one goes on scanning beside it until the stream ends or
+    /// reaches the depth limit ([`ScanStats::streams_carried`]), reporting only the patterns
+    /// the reload kept (same matcher and scope). So a kept pattern whose match straddles the
+    /// reload point is found, and one that fired before the reload does not fire again. A
+    /// pattern the reload added matches from that point on; a removed one no longer reports.
+    /// Only the last switch is carried: a stream still on the set before it is closed.
+    ///
+    /// Cost: streams open at a reload are scanned twice, at most up to the depth limit, and
+    /// hold two Hyperscan stream states meanwhile.
     ///
     /// # Errors
     /// Hyperscan could not allocate scratch for the new set.
     pub fn switch_set(&mut self, set: &PatternSet) -> Result<(), Error> {
+        if self.set.same_as(set) {
+            return Ok(());
+        }
         let mut fresh = Scanner::with_config(set, self.cfg)?;
         fresh.stats = self.stats;
-        *self = fresh;
+        let old = std::mem::replace(self, fresh);
+        if let (Some(scratch), true) = (old.scratch, old.set.inner.stream_db.is_some()) {
+            self.prev = Some(PrevSet {
+                carry: carry_map(&old.set, set),
+                set: old.set,
+                scratch,
+            });
+        }
         Ok(())
     }
 
@@ -274,14 +363,14 @@ impl Scanner {
         let room = self.cfg.stream_depth.saturating_sub(state.offset);
         let take = usize::try_from(room.min(len)).unwrap_or(data.len());
         let (now, beyond) = data.split_at(take.min(data.len()));
-        let Some(db) = self.set.inner.stream_db.as_ref() else {
+        if self.set.inner.stream_db.is_none() {
             // No TCP pattern: only keep the depth accounting consistent.
             state.offset = state.offset.saturating_add(len);
             return;
-        };
-        let Some(scratch) = self.scratch.as_ref() else {
+        }
+        if self.scratch.is_none() {
             return;
-        };
+        }
         if state.dir.is_none() {
             state.dir = Some(dir);
             state.ports = ports;
@@ -294,13 +383,12 @@ impl Scanner {
             .as_ref()
             .is_some_and(|h| Arc::ptr_eq(&h.set, &self.set.inner));
         if !now.is_empty() && !same_set {
-            if let Some(mut old) = state.hs.take() {
-                old.close(None, &mut |_, _| {});
-                // Indices of the old set mean other patterns in the new one.
-                state.fired.clear();
-                self.stats.streams_closed = self.stats.streams_closed.saturating_add(1);
-                self.stats.set_changes = self.stats.set_changes.saturating_add(1);
+            if let Some(old) = state.hs.take() {
+                self.move_to_current_set(state, old);
             }
+            let Some(db) = self.set.inner.stream_db.as_ref() else {
+                return;
+            };
             match db.open_stream() {
                 Ok(s) => {
                     self.set.inner.open_streams.fetch_add(1, Ordering::Relaxed);
@@ -319,8 +407,12 @@ impl Scanner {
             }
         }
 
+        // The carried stream first: it has seen the bytes before the reload too, so a kept
+        // pattern's first match is its (the current stream's `fired` then drops the repeat).
+        self.scan_carried(state, now, dir, ports, &mut on_hit);
         let mut failed = false;
-        if let Some(stream) = state.hs.as_ref().and_then(|h| h.stream.as_ref()) {
+        let stream = state.hs.as_ref().and_then(|h| h.stream.as_ref());
+        if let (Some(stream), Some(scratch)) = (stream, self.scratch.as_ref()) {
             let pending = &mut self.pending;
             for piece in now.chunks(MAX_SCAN_CALL) {
                 let res = stream.scan(piece, scratch, |id, _from, to, _flags| {
@@ -364,9 +456,102 @@ impl Scanner {
             // Free the Hyperscan state now; matches Hyperscan would raise at "end of stream"
             // here are not real (the stream goes on), so they are discarded.
             if let Some(mut h) = state.hs.take() {
-                h.close(Some(scratch), &mut |_, _| {});
+                h.close(self.scratch.as_ref(), &mut |_, _| {});
                 self.stats.streams_closed = self.stats.streams_closed.saturating_add(1);
             }
+            self.drop_carried(state);
+        }
+    }
+
+    /// A stream opened under another set gets to this one: its Hyperscan stream is kept
+    /// beside (carried) when that set is this scanner's previous one, else closed.
+    fn move_to_current_set(&mut self, state: &mut StreamState, mut old: OpenStream) {
+        self.stats.set_changes = self.stats.set_changes.saturating_add(1);
+        // A stream carried from an older switch: only one generation is kept.
+        self.drop_carried(state);
+        match self.prev.as_ref().filter(|p| p.holds(&old)) {
+            Some(p) => {
+                state.fired = p.carry_fired(&state.fired);
+                state.prev = Some(old);
+                self.stats.streams_carried = self.stats.streams_carried.saturating_add(1);
+            }
+            None => {
+                old.close(None, &mut |_, _| {});
+                // Indices of the old set mean other patterns in the new one.
+                state.fired.clear();
+                self.stats.streams_closed = self.stats.streams_closed.saturating_add(1);
+            }
+        }
+    }
+
+    /// Closes the carried stream, discarding its end-of-stream matches (the stream goes on, or
+    /// its end is handled by [`Self::close`]).
+    fn drop_carried(&mut self, state: &mut StreamState) {
+        let Some(mut h) = state.prev.take() else {
+            return;
+        };
+        let scratch = self
+            .prev
+            .as_ref()
+            .filter(|p| p.holds(&h))
+            .map(|p| &p.scratch);
+        if !h.close(scratch, &mut |_, _| {}) {
+            self.stats.scan_errors = self.stats.scan_errors.saturating_add(1);
+        }
+        self.stats.streams_closed = self.stats.streams_closed.saturating_add(1);
+        self.release_prev();
+    }
+
+    /// Feeds `data` to the carried stream (if any) and reports the hits of kept patterns.
+    fn scan_carried(
+        &mut self,
+        state: &mut StreamState,
+        data: &[u8],
+        dir: Direction,
+        ports: Ports,
+        on_hit: &mut dyn FnMut(&Hit<'_>),
+    ) {
+        let Some(h) = state.prev.as_ref() else {
+            return;
+        };
+        let Some(p) = self.prev.as_ref().filter(|p| p.holds(h)) else {
+            // Its set is no longer this scanner's previous one.
+            self.drop_carried(state);
+            return;
+        };
+        let Some(stream) = h.stream.as_ref() else {
+            return;
+        };
+        let pending = &mut self.pending;
+        let mut failed = false;
+        for piece in data.chunks(MAX_SCAN_CALL) {
+            let res = stream.scan(piece, &p.scratch, |id, _from, to, _flags| {
+                if let Some(n) = p.carry(id) {
+                    if pending.len() < pending.capacity() {
+                        pending.push((n, to));
+                    }
+                }
+                Matching::Continue
+            });
+            if res.is_err() {
+                failed = true;
+                break;
+            }
+        }
+        let base = h.base;
+        deliver(
+            &self.set.inner.defs,
+            &mut self.pending,
+            &mut self.stats,
+            Some(&mut state.fired),
+            base,
+            dir,
+            ports,
+            on_hit,
+        );
+        if failed {
+            self.stats.scan_errors = self.stats.scan_errors.saturating_add(1);
+            self.drop_carried(state);
         }
     }
 
@@ -376,30 +561,59 @@ impl Scanner {
     where
         F: FnMut(&Hit<'_>),
     {
-        let taken = std::mem::take(state);
         let StreamState {
             hs,
+            prev,
             dir,
             ports,
             mut fired,
             ..
-        } = taken;
-        let Some(mut hs) = hs else { return };
-        let same_set = Arc::ptr_eq(&hs.set, &self.set.inner);
-        let base = hs.base;
+        } = std::mem::take(state);
+        let dir = dir.unwrap_or(Direction::ToServer);
+        // A stream that saw no bytes since the switch still holds the previous set's indices.
+        if let Some(p) = hs
+            .as_ref()
+            .and_then(|h| self.prev.as_ref().filter(|p| p.holds(h)))
+        {
+            fired = p.carry_fired(&fired);
+        }
+        for h in [prev, hs].into_iter().flatten() {
+            self.close_stream(h, &mut fired, dir, ports, &mut on_hit);
+        }
+        self.release_prev();
+    }
+
+    /// Closes one Hyperscan stream of a direction and reports its end-of-stream matches (a `$`
+    /// anchor) under this set's indices: through this set's scratch, or the previous set's
+    /// (kept patterns only); a stream of any other set is closed without them.
+    fn close_stream(
+        &mut self,
+        mut h: OpenStream,
+        fired: &mut Vec<u32>,
+        dir: Direction,
+        ports: Ports,
+        on_hit: &mut dyn FnMut(&Hit<'_>),
+    ) {
+        let same_set = Arc::ptr_eq(&h.set, &self.set.inner);
+        let p = self.prev.as_ref().filter(|p| !same_set && p.holds(&h));
+        let scratch = if same_set {
+            self.scratch.as_ref()
+        } else {
+            p.map(|p| &p.scratch)
+        };
         let pending = &mut self.pending;
-        let ok = hs.close(
-            if same_set {
-                self.scratch.as_ref()
+        let ok = h.close(scratch, &mut |id, to| {
+            let id = if same_set {
+                Some(id)
             } else {
-                None
-            },
-            &mut |id, to| {
+                p.and_then(|p| p.carry(id))
+            };
+            if let Some(id) = id {
                 if pending.len() < pending.capacity() {
                     pending.push((id, to));
                 }
-            },
-        );
+            }
+        });
         self.stats.streams_closed = self.stats.streams_closed.saturating_add(1);
         if !ok {
             self.stats.scan_errors = self.stats.scan_errors.saturating_add(1);
@@ -408,12 +622,23 @@ impl Scanner {
             &self.set.inner.defs,
             &mut self.pending,
             &mut self.stats,
-            Some(&mut fired),
-            base,
-            dir.unwrap_or(Direction::ToServer),
+            Some(fired),
+            h.base,
+            dir,
             ports,
-            &mut on_hit,
+            on_hit,
         );
+    }
+
+    /// Lets the previous set go once no stream (of any scanner) is open on it.
+    fn release_prev(&mut self) {
+        if self
+            .prev
+            .as_ref()
+            .is_some_and(|p| p.set.open_streams() == 0)
+        {
+            self.prev = None;
+        }
     }
 
     /// Scans one datagram (UDP payload) in block mode. Each pattern is reported at most once

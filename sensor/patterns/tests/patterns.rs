@@ -512,6 +512,126 @@ fn stream_moves_to_a_reloaded_set() {
     assert_eq!(sc_new.stats().set_changes, 1);
 }
 
+/// Scans `chunks` of one stream direction on `sc`, switching `sc` to `to` before chunk
+/// `switch_at`; returns the hits in order, the close's included.
+fn hits_across_switch(
+    sc: &mut Scanner,
+    to: &PatternSet,
+    chunks: &[&[u8]],
+    switch_at: usize,
+) -> Hits {
+    let mut st = StreamState::new();
+    let mut hits = Vec::new();
+    let mut push = |h: &Hit<'_>| hits.push((h.id, h.offset_end));
+    for (i, c) in chunks.iter().enumerate() {
+        if i == switch_at {
+            sc.switch_set(to).unwrap();
+        }
+        sc.scan_stream(&mut st, c, Direction::ToServer, CS, &mut push);
+    }
+    sc.close(&mut st, &mut push);
+    hits
+}
+
+#[test]
+fn a_reload_loses_no_match_of_a_kept_pattern() {
+    // KEEPME stays (renamed, new id: the same matcher and scope), GONE is removed, NEWONE added.
+    let old = set_from_rules("id=1 content=\"KEEPME\"\nid=2 content=\"GONE\"\n");
+    let new =
+        set_from_rules("id=3 content=\"NEWONE\"\nid=4 name=\"kept, renamed\" content=\"KEEPME\"\n");
+    let mut sc = Scanner::new(&old).unwrap();
+    // "abcKEE" | "PMEGO" | "NE NEWONE": KEEPME ends at 9 and GONE at 11, both across the
+    // reload point (6); NEWONE ends at 20, after it.
+    let hits = hits_across_switch(&mut sc, &new, &[b"abcKEE", b"PMEGO", b"NE NEWONE"], 1);
+    assert_eq!(hits, vec![(4, 9), (3, 20)]);
+    assert_eq!(sc.stats().streams_carried, 1);
+    assert_eq!(sc.stats().set_changes, 1);
+    // Every Hyperscan stream was closed, on both sets.
+    assert_eq!(old.open_streams(), 0);
+    assert_eq!(new.open_streams(), 0);
+    assert_eq!(old.dropped_open_streams(), 0);
+}
+
+#[test]
+fn a_pattern_that_fired_before_a_reload_does_not_fire_again() {
+    let old = set_from_rules("id=1 content=\"BEACON\"\n");
+    let new = set_from_rules("id=7 content=\"OTHER\"\nid=1 content=\"BEACON\"\n");
+    let mut sc = Scanner::new(&old).unwrap();
+    let hits = hits_across_switch(&mut sc, &new, &[b"BEACON..", b"BEACON OTHER"], 1);
+    assert_eq!(hits, vec![(1, 6), (7, 20)]);
+}
+
+#[test]
+fn a_pattern_whose_scope_changed_starts_afresh_at_the_reload() {
+    let old = set_from_rules("id=1 content=\"SPLIT\"\n");
+    let new = set_from_rules("id=1 content=\"SPLIT\" dir=to-server\n");
+    let mut sc = Scanner::new(&old).unwrap();
+    let hits = hits_across_switch(&mut sc, &new, &[b"SPL", b"IT SPLIT"], 1);
+    // The straddling match is the old pattern's: not reported; the later one is the new's.
+    assert_eq!(hits, vec![(1, 11)]);
+}
+
+#[test]
+fn end_anchored_match_of_a_kept_pattern_is_reported_at_close() {
+    let old = set_from_rules("id=5 regex=\"/QUIT$/\"\n");
+    let new = set_from_rules("id=6 content=\"zzz\"\nid=5 regex=\"/QUIT$/\"\n");
+    // Carried: bytes after the reload, the anchor at the end of the stream.
+    let mut sc = Scanner::new(&old).unwrap();
+    assert_eq!(
+        hits_across_switch(&mut sc, &new, &[b"..QU", b"IT"], 1),
+        vec![(5, 6)]
+    );
+    // Not moved: no bytes after the reload; closed under the new set, through the old scratch.
+    let mut sc = Scanner::new(&old).unwrap();
+    let mut st = StreamState::new();
+    let mut hits = Vec::new();
+    sc.scan_stream(&mut st, b"..QUIT", Direction::ToServer, CS, |_| {});
+    sc.switch_set(&new).unwrap();
+    sc.close(&mut st, |h| hits.push((h.id, h.offset_end, h.pattern_id)));
+    // Reported under the new set's index of the pattern (1), not the old one (0).
+    assert_eq!(hits, vec![(5, 6, 1)]);
+    assert_eq!(old.open_streams(), 0);
+}
+
+#[test]
+fn only_the_last_reload_is_carried_and_old_sets_are_let_go() {
+    let a = set_from_rules("id=1 content=\"ALPHA\"\n");
+    let b = set_from_rules("id=1 content=\"ALPHA\"\nid=2 content=\"BRAVO\"\n");
+    let c = set_from_rules("id=1 content=\"ALPHA\"\nid=2 content=\"BRAVO\"\nid=3 content=\"X\"\n");
+    let mut sc = Scanner::new(&a).unwrap();
+    let mut st = StreamState::new();
+    let mut hits = Vec::new();
+    let mut push = |h: &Hit<'_>| hits.push((h.id, h.offset_end));
+    sc.scan_stream(&mut st, b"AL", Direction::ToServer, CS, &mut push);
+    sc.switch_set(&b).unwrap();
+    sc.scan_stream(&mut st, b"PH BRA", Direction::ToServer, CS, &mut push);
+    assert!(st.is_carried());
+    assert_eq!((a.open_streams(), b.open_streams()), (1, 1));
+    sc.switch_set(&c).unwrap();
+    // The stream on `a` is closed; the one on `b` is carried, so BRAVO (5..10) is found.
+    sc.scan_stream(&mut st, b"VO ALPHA", Direction::ToServer, CS, &mut push);
+    assert_eq!(
+        (a.open_streams(), b.open_streams(), c.open_streams()),
+        (0, 1, 1)
+    );
+    sc.close(&mut st, &mut push);
+    // ALPHA across the first reload (0..5) is lost: it straddled a reload two sets back.
+    // The second ALPHA is found by the stream opened on `c`.
+    assert_eq!(hits, vec![(2, 10), (1, 16)]);
+    assert_eq!(
+        (a.open_streams(), b.open_streams(), c.open_streams()),
+        (0, 0, 0)
+    );
+    assert_eq!(sc.stats().set_changes, 2);
+    assert_eq!(sc.stats().streams_carried, 2);
+    // A switch to the set it already has changes nothing.
+    sc.switch_set(&c).unwrap();
+    assert_eq!(
+        stream_hits(&mut sc, &[b"X"], Direction::ToServer, CS),
+        vec![(3, 1)]
+    );
+}
+
 #[test]
 fn empty_set_scans_nothing() {
     let set = PatternSet::empty();
