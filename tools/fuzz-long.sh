@@ -19,10 +19,13 @@ mkdir -p "$LOGS"
 export RUSTC_BOOTSTRAP=1
 cd "$ROOT" || exit 2
 build=(cargo fuzz build -O -a -s none --fuzz-dir "$FUZZ_DIR" --target-dir "$TD")
-if ! nice -n 19 "${build[@]}" >"$LOGS/build.log" 2>&1; then
-    tail -n 30 "$LOGS/build.log" >&2
-    exit 1
-fi
+# Only the targets named (all when none): one changed crate would otherwise relink them all.
+for t in "${@:-}"; do
+    if ! nice -n 19 "${build[@]}" ${t:+"$t"} >>"$LOGS/build.log" 2>&1; then
+        tail -n 30 "$LOGS/build.log" >&2
+        exit 1
+    fi
+done
 echo "fuzz-long: $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- sensor tests/fuzz || echo ' + uncommitted changes'), ${SECS}s or 10M runs per target"
 if [ $# -gt 0 ]; then
     TARGETS=("$@")
