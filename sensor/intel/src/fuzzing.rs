@@ -384,6 +384,33 @@ mod regressions {
         assert!(crate::parse::parse_url(&query).is_err());
     }
 
+    /// Finding 10: `.hxXpS` (a domain with a leading dot) was stored as `hxxps`, which the
+    /// scheme refanging turned into `https` when read back, so `find` missed it.
+    #[test]
+    fn a_domain_named_like_a_defanged_scheme_reads_back() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/fuzz/seeds/intel_auto/regress-hxxps-domain.txt"
+        );
+        let data = std::fs::read(path).expect("regression input");
+        super::fuzz_feed(FeedFormat::Auto, &data);
+        super::fuzz_feed(FeedFormat::Plain, &data);
+        for (text, want) in [
+            (".hxXpS", "hxxps"),
+            ("hxxps", "hxxps"),
+            ("hxxps[:]//a[.]example/x", "https://a.example/x"),
+            ("hXXp://a[.]example", "http://a.example/"),
+            ("hxxpsite.example", "hxxpsite.example"),
+        ] {
+            let got = match crate::parse::parse_auto(text) {
+                Ok(crate::parse::Parsed::Domain(d)) => d,
+                Ok(crate::parse::Parsed::Url(u)) => u.value,
+                other => panic!("{text}: {other:?}"),
+            };
+            assert_eq!(got, want, "{text}");
+        }
+    }
+
     /// Finding 9: a URL with a Unicode space or C1 control (U+0085 NEL) before its fragment was
     /// stored ending in it (the fragment is dropped), and `find` trims Unicode whitespace, so
     /// the indicator just loaded was not found again.

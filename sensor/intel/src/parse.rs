@@ -198,9 +198,12 @@ pub(crate) fn strip_comment(line: &str) -> &str {
 /// `[://]`). Borrows when there is nothing to restore, which is the common case.
 pub(crate) fn refang(text: &str) -> Cow<'_, str> {
     let b = text.as_bytes();
-    // Only a scheme position counts, so a host such as `hxxpsite.com` is left alone.
+    // Only a scheme counts (`hxxp` or `hxxps`, then `:` or a bracketed `[:]` / `[://]`), so a
+    // host such as `hxxpsite.com`, or `hxxps` itself, is left alone: otherwise `.hxxps` would
+    // be stored as the domain `hxxps` and refang to `https` when read back (a fuzz finding).
+    let scheme_end = |at: usize| matches!(b.get(at), Some(b':' | b'['));
     let hx = b.get(..4).is_some_and(|x| x.eq_ignore_ascii_case(b"hxxp"))
-        && matches!(b.get(4), Some(b':' | b's' | b'S' | b'['));
+        && (scheme_end(4) || (matches!(b.get(4), Some(b's' | b'S')) && scheme_end(5)));
     if !hx && !b.iter().any(|&c| matches!(c, b'[' | b'(' | b'{')) {
         return Cow::Borrowed(text);
     }
