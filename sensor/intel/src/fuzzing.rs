@@ -331,16 +331,21 @@ mod tests {
 mod regressions {
     use crate::FeedFormat;
 
+    /// A committed regression input, `tests/fuzz/seeds/TARGET/NAME`.
+    fn seed(target_and_name: &str) -> Vec<u8> {
+        let path = format!(
+            "{}/../../tests/fuzz/seeds/{target_and_name}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        std::fs::read(&path).unwrap_or_else(|e| panic!("regression input {path}: {e}"))
+    }
+
     /// Finding 5 (tests/fuzz/README.md): a MISP URL attribute with nested defanging
     /// (`[[[[:]]]]`, one level refanged per pass) normalised to a value that refanged again on
     /// lookup, so `find` missed the indicator just loaded.
     #[test]
     fn nested_defang_is_refused_not_stored_unfindable() {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../tests/fuzz/seeds/intel_misp_event/regress-nested-defang.json"
-        );
-        let data = std::fs::read(path).expect("regression input");
+        let data = seed("intel_misp_event/regress-nested-defang.json");
         super::fuzz_feed(FeedFormat::MispEvent, &data);
         for (text, ok) in [
             ("evil[.]example", true),
@@ -357,11 +362,7 @@ mod regressions {
     /// parse, so the indicator just loaded was not found again.
     #[test]
     fn url_over_the_limit_once_normalised_is_refused() {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../tests/fuzz/seeds/intel_misp_event/regress-url-normalised-too-long.json"
-        );
-        let data = std::fs::read(path).expect("regression input");
+        let data = seed("intel_misp_event/regress-url-normalised-too-long.json");
         super::fuzz_feed(FeedFormat::MispEvent, &data);
         let max = crate::MAX_URL_LEN;
         let host = "evil.example/";
@@ -388,11 +389,7 @@ mod regressions {
     /// scheme refanging turned into `https` when read back, so `find` missed it.
     #[test]
     fn a_domain_named_like_a_defanged_scheme_reads_back() {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../tests/fuzz/seeds/intel_auto/regress-hxxps-domain.txt"
-        );
-        let data = std::fs::read(path).expect("regression input");
+        let data = seed("intel_auto/regress-hxxps-domain.txt");
         super::fuzz_feed(FeedFormat::Auto, &data);
         super::fuzz_feed(FeedFormat::Plain, &data);
         for (text, want) in [
@@ -416,11 +413,7 @@ mod regressions {
     /// the indicator just loaded was not found again.
     #[test]
     fn url_with_unicode_space_is_refused() {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../tests/fuzz/seeds/intel_csv/regress-url-unicode-space.csv"
-        );
-        let data = std::fs::read(path).expect("regression input");
+        let data = seed("intel_csv/regress-url-unicode-space.csv");
         super::fuzz_feed(FeedFormat::Csv, &data);
         for (text, ok) in [
             ("http://evil.example/a\u{85}#frag", false),

@@ -410,23 +410,13 @@ impl Scanner {
         // The carried stream first: it has seen the bytes before the reload too, so a kept
         // pattern's first match is its (the current stream's `fired` then drops the repeat).
         self.scan_carried(state, now, dir, ports, &mut on_hit);
-        let mut failed = false;
         let stream = state.hs.as_ref().and_then(|h| h.stream.as_ref());
-        if let (Some(stream), Some(scratch)) = (stream, self.scratch.as_ref()) {
-            let pending = &mut self.pending;
-            for piece in now.chunks(MAX_SCAN_CALL) {
-                let res = stream.scan(piece, scratch, |id, _from, to, _flags| {
-                    if pending.len() < pending.capacity() {
-                        pending.push((id, to));
-                    }
-                    Matching::Continue
-                });
-                if res.is_err() {
-                    failed = true;
-                    break;
-                }
+        let failed = match (stream, self.scratch.as_ref()) {
+            (Some(stream), Some(scratch)) => {
+                !scan_into(stream, scratch, now, &mut self.pending, Some)
             }
-        }
+            _ => false,
+        };
         let now_len = u64::try_from(now.len()).unwrap_or(u64::MAX);
         self.stats.bytes_scanned = self.stats.bytes_scanned.saturating_add(now_len);
         state.offset = state.offset.saturating_add(now_len);
@@ -522,22 +512,9 @@ impl Scanner {
         let Some(stream) = h.stream.as_ref() else {
             return;
         };
-        let pending = &mut self.pending;
-        let mut failed = false;
-        for piece in data.chunks(MAX_SCAN_CALL) {
-            let res = stream.scan(piece, &p.scratch, |id, _from, to, _flags| {
-                if let Some(n) = p.carry(id) {
-                    if pending.len() < pending.capacity() {
-                        pending.push((n, to));
-                    }
-                }
-                Matching::Continue
-            });
-            if res.is_err() {
-                failed = true;
-                break;
-            }
-        }
+        let failed = !scan_into(stream, &p.scratch, data, &mut self.pending, |id| {
+            p.carry(id)
+        });
         let base = h.base;
         deliver(
             &self.set.inner.defs,
@@ -676,6 +653,30 @@ impl Scanner {
             &mut on_hit,
         );
     }
+}
+
+/// Feeds `data` to a Hyperscan stream in pieces it accepts, buffering each match as
+/// `(pattern index, end offset)` after `index` maps it (`None` drops it). False on a Hyperscan
+/// error.
+fn scan_into(
+    stream: &Stream,
+    scratch: &Scratch,
+    data: &[u8],
+    pending: &mut Vec<(u32, u64)>,
+    index: impl Fn(u32) -> Option<u32>,
+) -> bool {
+    data.chunks(MAX_SCAN_CALL).all(|piece| {
+        stream
+            .scan(piece, scratch, |id, _from, to, _flags| {
+                if let Some(i) = index(id) {
+                    if pending.len() < pending.capacity() {
+                        pending.push((i, to));
+                    }
+                }
+                Matching::Continue
+            })
+            .is_ok()
+    })
 }
 
 /// Applies scope and per-stream dedupe to the buffered matches, then calls back.
