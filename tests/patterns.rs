@@ -364,3 +364,81 @@ fn workers_follow_a_reloaded_pattern_set() {
         }
     }
 }
+
+/// Replays `pcap` through one engine on `start`, switching it to `next` (a pattern reload)
+/// right after the first packet that carries `&MAGIC[..10]`, which is mid-flow and, for
+/// `body_with_magic(100)` cut at 110, between the two halves of the pattern.
+fn reload_mid_flow(pcap: &[u8], start: &PatternSet, next: &PatternSet) -> (Vec<Value>, u64) {
+    let mut e = tapir_engine::Engine::new(EngineConfig::default(), Arc::new(IntelDb::empty()));
+    e.set_patterns(start, 1 << 20).expect("scanner");
+    let mut switched = false;
+    let mut last = 0;
+    for (i, r) in tapir_benches::records(pcap).iter().enumerate() {
+        let data = &pcap[r.range.clone()];
+        let pkt = tapir_capture::RawPacket {
+            ts_us: r.ts_us,
+            wire_len: r.wire_len,
+            data,
+        };
+        e.process(tapir_wire::LinkType::Ethernet, &pkt, i as u64 + 1);
+        if !switched && data.windows(10).any(|w| w == &MAGIC[..10]) {
+            e.switch_patterns(next, 1 << 20).expect("switch");
+            switched = true;
+        }
+        last = r.ts_us;
+    }
+    assert!(switched, "no packet carried the first half");
+    e.finish(last);
+    let mut out = Vec::new();
+    e.drain_to(&mut out).expect("drain");
+    let alerts = String::from_utf8(out)
+        .expect("utf8")
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).expect("json"))
+        .filter(|v| v["event_type"] == "alert")
+        .collect();
+    (alerts, e.stats().pattern_streams_carried)
+}
+
+/// A reload between the two segments of a match, at the engine: a pattern the reload kept
+/// is found once (the old set's stream goes on beside the new one), a pattern matched before
+/// the reload is not reported again, and a pattern the reload removed no longer reports.
+#[test]
+fn a_reload_mid_flow_loses_no_kept_match_and_repeats_none() {
+    const MAGIC_RULE: &str =
+        "id=9201 name=\"beacon magic\" content=\"XQ-BEACON-7f3a9c21-MAGIC\" proto=tcp\n";
+    const OTHER_RULE: &str = "id=9202 name=\"absent\" content=\"NOT-IN-THIS-CAPTURE\" proto=tcp\n";
+    let magic = patterns("mid-magic", MAGIC_RULE);
+    // Built apart from `magic`, so the reload is a new set holding the same pattern.
+    let magic_and_other = patterns("mid-both", &format!("{OTHER_RULE}{MAGIC_RULE}"));
+    let other = patterns("mid-other", OTHER_RULE);
+    let straddling = tcp_capture(&body_with_magic(100), &[110], &[0, 1]);
+    // Magic wholly inside the first segment (50..73), which also ends with MAGIC[..10] so
+    // the switch happens after it: the match is made before the reload.
+    let mut early = body_with_magic(50);
+    early[100..110].copy_from_slice(&MAGIC[..10]);
+    let before = tcp_capture(&early, &[110], &[0, 1]);
+    // Magic wholly inside the second segment: both the carried and the new stream see it.
+    let mut late = body_with_magic(200);
+    late[100..110].copy_from_slice(&MAGIC[..10]);
+    let after = tcp_capture(&late, &[110], &[0, 1]);
+    let cases = [
+        ("kept, straddling", &straddling, &magic, &magic_and_other, 1),
+        ("removed, straddling", &straddling, &magic, &other, 0),
+        ("kept, matched before", &before, &magic, &magic_and_other, 1),
+        ("kept, matched after", &after, &magic, &magic_and_other, 1),
+    ];
+    for (what, cap, start, next, want) in cases {
+        let (alerts, carried) = reload_mid_flow(cap, start, next);
+        assert_eq!(
+            pattern_alerts(&alerts, 9201).len(),
+            want,
+            "{what}: {alerts:?}"
+        );
+        assert!(pattern_alerts(&alerts, 9202).is_empty(), "{what}");
+        assert!(carried >= 1, "{what}: no stream was carried");
+    }
+    // Control: the reloaded set, loaded from the start, finds the same single match.
+    let (fresh, _) = run(&straddling, &magic_and_other, 1 << 20, 1);
+    assert_eq!(pattern_alerts(&fresh, 9201).len(), 1, "control");
+}
