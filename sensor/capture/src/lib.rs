@@ -19,6 +19,25 @@ use std::path::{Path, PathBuf};
 
 pub use native::{LinkPacket, NativeReader};
 
+/// A scratch path for a fuzz target whose code under test reads files (the capture reader, the
+/// output spool, the response journal): on tmpfs (`/dev/shm`) where there is one, since a
+/// target writes files for every input, else in [`std::env::temp_dir`]. Unique per process,
+/// `tag` and thread, because unit tests run the same entry on parallel threads. Not created:
+/// the caller makes a file or a directory there.
+pub fn fuzz_scratch(tag: &str) -> PathBuf {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local!(static SLOT: usize = NEXT.fetch_add(1, Ordering::Relaxed));
+    let shm = Path::new("/dev/shm");
+    let base = if shm.is_dir() {
+        shm.to_path_buf()
+    } else {
+        std::env::temp_dir()
+    };
+    let slot = SLOT.with(|s| *s);
+    base.join(format!("tapir-fuzz-{tag}-{}-{slot}", std::process::id()))
+}
+
 /// Which offline reader to use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ReaderKind {

@@ -472,24 +472,14 @@ fn to_micros(ts: u64, units_per_sec: u64) -> u64 {
 /// what was handed out, an error naming that count, and only `Ok(None)` after the end or an
 /// error.
 ///
-/// The reader reads a [`File`], so the bytes go to a per-thread scratch file first (under
-/// `/dev/shm` when it exists, else [`std::env::temp_dir`]), removed again afterwards.
+/// The reader reads a [`File`], so the bytes go to a per-thread scratch file first
+/// ([`crate::fuzz_scratch`]), removed again afterwards.
 ///
 /// # Panics
 /// On a broken invariant (the bug the fuzzer looks for), or if the scratch file cannot be
 /// written (a broken fuzzing host, not a finding).
 pub fn fuzz_reader(data: &[u8]) {
-    let shm = Path::new("/dev/shm");
-    let dir = if shm.is_dir() {
-        shm.to_path_buf()
-    } else {
-        std::env::temp_dir()
-    };
-    let path = dir.join(format!(
-        "tapir-fuzz-reader-{}-{:?}.cap",
-        std::process::id(),
-        std::thread::current().id()
-    ));
+    let path = crate::fuzz_scratch("reader").with_extension("cap");
     if let Err(e) = std::fs::write(&path, data) {
         panic!("fuzz_reader: cannot write {}: {e}", path.display());
     }

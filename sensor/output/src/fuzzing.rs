@@ -14,34 +14,11 @@
 //! back alone.
 
 use std::fs;
-use std::path::PathBuf;
 
 use crate::spool::{Pos, Spool};
 
 const FIRST_SEGMENT: u64 = 1 << 32;
 const MAX_SEGMENTS: usize = 8;
-
-/// One scratch place per thread: unit tests run in parallel in one process.
-fn thread_slot() -> usize {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    thread_local!(static SLOT: usize = NEXT.fetch_add(1, Ordering::Relaxed));
-    SLOT.with(|s| *s)
-}
-
-fn scratch_dir() -> PathBuf {
-    // tmpfs where there is one: the target writes a handful of files per input.
-    let base = if std::path::Path::new("/dev/shm").is_dir() {
-        PathBuf::from("/dev/shm")
-    } else {
-        std::env::temp_dir()
-    };
-    base.join(format!(
-        "tapir-fuzz-spool-{}-{}",
-        std::process::id(),
-        thread_slot()
-    ))
-}
 
 /// Writes `data` as a spool directory, opens it and reads everything back, checking the
 /// invariants in the module doc. Panics on a broken one.
@@ -49,7 +26,7 @@ pub fn fuzz_spool(data: &[u8]) {
     let Some((&flags, rest)) = data.split_first() else {
         return;
     };
-    let dir = scratch_dir();
+    let dir = tapir_capture::fuzz_scratch("spool");
     let _ = fs::remove_dir_all(&dir);
     fs::create_dir_all(&dir).expect("scratch dir");
     let mut chunks = rest.split(|&b| b == 0xFF);

@@ -13,34 +13,10 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::path::PathBuf;
 
 use crate::decision::{Decision, DecisionStore};
 use crate::journal::Journal;
 use crate::net::Net;
-
-/// One scratch place per thread: unit tests run in parallel in one process.
-fn thread_slot() -> usize {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    thread_local!(static SLOT: usize = NEXT.fetch_add(1, Ordering::Relaxed));
-    SLOT.with(|s| *s)
-}
-
-fn scratch_path() -> PathBuf {
-    // tmpfs where there is one: the target writes the journal twice per input.
-    let base = if std::path::Path::new("/dev/shm").is_dir() {
-        PathBuf::from("/dev/shm")
-    } else {
-        std::env::temp_dir()
-    };
-    base.join(format!(
-        "tapir-fuzz-journal-{}-{}",
-        std::process::id(),
-        thread_slot()
-    ))
-    .join("decisions.jsonl")
-}
 
 /// Writes `data` (after the 8-byte clock) as the journal, reads it, checks the invariants in
 /// the module doc. Panics on a broken one.
@@ -51,7 +27,7 @@ pub fn fuzz_journal(data: &[u8]) {
         dst.copy_from_slice(clock);
     }
     let now_ms = u64::from_be_bytes(now);
-    let path = scratch_path();
+    let path = tapir_capture::fuzz_scratch("journal").join("decisions.jsonl");
     let mut j = Journal::open(&path).expect("scratch dir");
     fs::write(&path, body).expect("write journal");
     let loaded = j.read(now_ms).expect("a readable journal always reads");
