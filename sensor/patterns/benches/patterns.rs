@@ -182,6 +182,51 @@ fn bench(c: &mut Criterion) {
     });
     g.finish();
     assert_eq!(set.open_streams(), 0);
+
+    // A reload with every stream open: each flow's first chunk is scanned on one set, then the
+    // scanner switches to a set built apart from the same definitions and the rest is scanned
+    // with the old set's stream carried beside the new one (the worst case of a reload: every
+    // byte up to the depth scanned twice). Baseline: the same open-all-then-scan order, no
+    // switch. Sets alternate between iterations so that every iteration is a real reload.
+    let other = PatternSet::build(defs.clone()).expect("build").set;
+    let sets = [set, other];
+    let mut cur = 0usize;
+    let mut scanner = Scanner::new(&sets[cur]).expect("scanner");
+    let mut g = c.benchmark_group("patterns_reload");
+    g.throughput(Throughput::Bytes(data.len() as u64));
+    g.sample_size(10);
+    let mut states: Vec<StreamState> = Vec::with_capacity(flows.len());
+    for (name, reload) in [
+        ("all_streams_open_no_reload", false),
+        ("all_streams_carried", true),
+    ] {
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                let mut hits = 0u64;
+                states.clear();
+                for flow in &flows {
+                    let mut st = StreamState::new();
+                    let first = &flow[..flow.len().min(CHUNK)];
+                    scanner.scan_stream(&mut st, first, Direction::ToServer, ports, |_| hits += 1);
+                    states.push(st);
+                }
+                if reload {
+                    cur ^= 1;
+                    scanner.switch_set(&sets[cur]).expect("switch");
+                }
+                for (flow, st) in flows.iter().zip(states.iter_mut()) {
+                    for chunk in flow.chunks(CHUNK).skip(1) {
+                        scanner.scan_stream(st, chunk, Direction::ToServer, ports, |_| hits += 1);
+                    }
+                    scanner.close(st, |_| hits += 1);
+                }
+                black_box(hits)
+            })
+        });
+    }
+    g.finish();
+    let carried = scanner.stats().streams_carried;
+    assert!(carried > 0, "no stream was carried");
 }
 
 criterion_group!(benches, bench);
