@@ -70,17 +70,20 @@ fn run_following(
     )
     .expect("replay");
     let _ = std::fs::remove_file(p);
-    let alerts = String::from_utf8(out)
+    (match_alerts(out), r.stats)
+}
+
+/// The alerts in EVE output that are not a behaviour detector's (those come from the bench
+/// capture's TLS 1.2 servers, which present a self-signed certificate; tested elsewhere).
+fn match_alerts(eve: Vec<u8>) -> Vec<Value> {
+    String::from_utf8(eve)
         .expect("utf8")
         .lines()
         .map(|l| serde_json::from_str::<Value>(l).expect("json"))
-        // Payload-pattern alerts only: behaviour alerts (the bench capture's TLS 1.2 servers
-        // present a self-signed certificate) are another detector's, tested elsewhere.
         .filter(|e| {
             e["event_type"] == "alert" && e["alert"]["metadata"]["tapir_detector"].is_null()
         })
-        .collect();
-    (alerts, r.stats)
+        .collect()
 }
 
 fn ip(s: &str) -> IpAddr {
@@ -391,13 +394,7 @@ fn reload_mid_flow(pcap: &[u8], start: &PatternSet, next: &PatternSet) -> (Vec<V
     e.finish(last);
     let mut out = Vec::new();
     e.drain_to(&mut out).expect("drain");
-    let alerts = String::from_utf8(out)
-        .expect("utf8")
-        .lines()
-        .map(|l| serde_json::from_str::<Value>(l).expect("json"))
-        .filter(|v| v["event_type"] == "alert")
-        .collect();
-    (alerts, e.stats().pattern_streams_carried)
+    (match_alerts(out), e.stats().pattern_streams_carried)
 }
 
 /// A reload between the two segments of a match, at the engine: a pattern the reload kept
@@ -413,7 +410,7 @@ fn a_reload_mid_flow_loses_no_kept_match_and_repeats_none() {
     let magic_and_other = patterns("mid-both", &format!("{OTHER_RULE}{MAGIC_RULE}"));
     let other = patterns("mid-other", OTHER_RULE);
     let straddling = tcp_capture(&body_with_magic(100), &[110], &[0, 1]);
-    // Magic wholly inside the first segment (50..73), which also ends with MAGIC[..10] so
+    // Magic wholly inside the first segment (bytes 50..74), which also ends with MAGIC[..10] so
     // the switch happens after it: the match is made before the reload.
     let mut early = body_with_magic(50);
     early[100..110].copy_from_slice(&MAGIC[..10]);
